@@ -1,0 +1,95 @@
+"""The `videolights` command line: each command runs one flow with a progress bar and a summary."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from flows.runtime import apply_defaults
+
+apply_defaults()
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="VideoLights pipeline: decode, extract, synthesize, train, evaluate, predict.")
+
+
+@app.callback()
+def _root() -> None:
+    """VideoLights pipeline: decode, extract, synthesize, train, evaluate, predict."""
+
+
+class _RichProgress:
+    """Draws pipeline.progress events as rich progress bars on stderr (when it is a terminal)."""
+
+    def __init__(self) -> None:
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                 TimeElapsedColumn(), console=Console(stderr=True),
+                                 disable=not sys.stderr.isatty())
+        self.tasks: dict[str, int] = {}
+
+    def __enter__(self) -> "_RichProgress":
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.stop()
+
+    def start(self, key: str, total: int, description: str) -> None:
+        self.tasks[key] = self.progress.add_task(description, total=total)
+
+    def advance(self, key: str, n: int = 1) -> None:
+        if key in self.tasks:
+            self.progress.advance(self.tasks[key], n)
+
+    def finish(self, key: str) -> None:
+        if key in self.tasks:
+            self.progress.update(self.tasks[key], visible=True)
+
+
+def _fail(message: str) -> None:
+    typer.secho(message, fg=typer.colors.RED, err=True)
+    raise typer.Exit(code=2)
+
+
+@app.command()
+def decode(
+    video_dir: Path = typer.Argument(..., help="folder of videos (mp4, mkv, webm, ...)"),
+    store: str = typer.Option(..., "--store", help="feature store: a folder or an fsspec URL (s3://...)"),
+    clip_seconds: float = typer.Option(2.0, help="clip length in seconds"),
+    workers: int = typer.Option(2, min=1, help="videos decoded at the same time"),
+    backend: str = typer.Option("auto", help="auto | decord | pyav"),
+    force: bool = typer.Option(False, help="redo videos whose records are current"),
+) -> None:
+    """Probe and decode every video of VIDEO_DIR into its 2-second clip grid, recorded in STORE."""
+    from pydantic import ValidationError
+
+    from flows.decode import decode_flow, with_workers
+    from pipeline import progress
+    from pipeline.decode import DecodeConfig
+    from pipeline.video import list_videos
+
+    try:
+        config = DecodeConfig(clip_seconds=clip_seconds, backend=backend)
+        videos = [str(p) for p in list_videos(video_dir)]
+    except (ValidationError, FileNotFoundError) as exc:
+        _fail(str(exc))
+    if not videos:
+        _fail(f"{video_dir}: no video files found")
+    with _RichProgress() as bar, progress.listening(bar):
+        summary = with_workers(decode_flow, workers)(videos=videos, store=store, config=config, force=force)
+    typer.echo(summary.text())
+    raise typer.Exit(code=0 if summary.ok else 1)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,48 @@
+"""The decode flow: probe + decode each video (one task per video) and record its clip grid."""
+
+from __future__ import annotations
+
+import time
+
+from prefect import flow, task, unmapped
+from prefect.artifacts import create_markdown_artifact
+from prefect.cache_policies import NO_CACHE
+from prefect.task_runners import ThreadPoolTaskRunner
+
+from pipeline import progress
+from pipeline.decode import DecodeConfig, DecodeRecord, decode_or_fail
+from pipeline.report import RunSummary
+from storage import FeatureStore
+
+PROGRESS_KEY = "decode"
+
+
+# The store decides what is current (fingerprints + settings), so Prefect's own cache stays off here.
+@task(name="decode-video", cache_policy=NO_CACHE, retries=1, retry_delay_seconds=1,
+      task_run_name="decode {path}")
+def decode_video_task(path: str, store_url: str, config: DecodeConfig, force: bool = False) -> DecodeRecord:
+    record = decode_or_fail(path, FeatureStore(store_url), config, force)
+    progress.advance(PROGRESS_KEY)
+    return record
+
+
+@flow(name="decode", log_prints=True, task_runner=ThreadPoolTaskRunner(max_workers=2))
+def decode_flow(videos: list[str], store: str, config: DecodeConfig = DecodeConfig(),
+                force: bool = False) -> RunSummary:
+    """Decode every video once into its clip grid; failures are listed in the summary, the rest finish."""
+    started = time.perf_counter()
+    FeatureStore(store)  # create the store once, before the tasks race to do it
+    progress.start(PROGRESS_KEY, len(videos), "decode")
+    futures = decode_video_task.map(videos, store_url=unmapped(store), config=unmapped(config),
+                                    force=unmapped(force))
+    records = [f.result() for f in futures]
+    progress.finish(PROGRESS_KEY)
+    summary = RunSummary.from_records("decode", records, seconds=time.perf_counter() - started)
+    create_markdown_artifact(summary.markdown(), key="decode-summary", description="decode run summary")
+    print(summary.text())
+    return summary
+
+
+def with_workers(flow_obj, workers: int):
+    """The flow with its task runner bounded to `workers` concurrent tasks."""
+    return flow_obj.with_options(task_runner=ThreadPoolTaskRunner(max_workers=max(1, workers)))

@@ -1,0 +1,18 @@
+"""Process-wide defaults for running flows from the command line or tests."""
+
+from __future__ import annotations
+
+import os
+
+DEFAULTS = {
+    # never phone home; the machines that run this often have no network
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    # library loggers of our layers show up in Prefect's run logs
+    "PREFECT_LOGGING_EXTRA_LOGGERS": "pipeline,model,storage",
+}
+
+
+def apply_defaults() -> None:
+    """Set our Prefect defaults unless the user set them; call before importing prefect."""
+    for name, value in DEFAULTS.items():
+        os.environ.setdefault(name, value)

@@ -1,0 +1,1 @@
+"""pipeline layer of the VideoLights pipeline."""

@@ -1,0 +1,101 @@
+"""The decode stage: probe and decode a video, record its clip grid in the store."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from pipeline.sampling import FramesPerClip
+from pipeline.video import DecodeStats, VideoDecodeError, decode_clips, probe_video, video_id
+from storage import EntrySpec, FeatureStore, fingerprint_file
+
+log = logging.getLogger(__name__)
+
+GRID_EXTRACTOR = "clips"
+"""Store group of the clip-grid records: `video/clips/<vid>` holds [n_clips, 2] (start_s, end_s)."""
+DECODE_VERSION = "1"
+
+
+class DecodeConfig(BaseModel):
+    """How videos are cut into clips and checked.
+
+    Attributes:
+        clip_seconds: clip length in seconds (2 for QVHighlights and TVSum, 1 for Charades-STA).
+        backend: "auto" (decord, PyAV when decord cannot open a file or it is rotated), "decord" or "pyav".
+        chunk_seconds: seconds of clips decoded at a time; bounds memory whatever the video length.
+        short_side: decoded frames are resized to this short side (pixels).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    clip_seconds: float = Field(default=2.0, gt=0)
+    backend: Literal["auto", "decord", "pyav"] = "auto"
+    chunk_seconds: float = Field(default=16.0, gt=0)
+    short_side: int = Field(default=224, gt=0)
+
+    def grid_spec(self) -> EntrySpec:
+        sampling = FramesPerClip(short_side=self.short_side)
+        return EntrySpec(extractor=GRID_EXTRACTOR, version=DECODE_VERSION, weights_id="none", preset="none",
+                         clip_seconds=self.clip_seconds, sampling=sampling.model_dump(mode="json"))
+
+
+class DecodeRecord(BaseModel):
+    """The outcome of one video: small enough to pass between Prefect tasks."""
+
+    vid: str
+    path: str
+    status: Literal["done", "skipped", "failed"]
+    n_clips: int = 0
+    duration: float = 0.0
+    fps: float = 0.0
+    seconds: float = 0.0
+    reason: str = ""
+
+
+def decode_video_to_store(path: str | os.PathLike, store: FeatureStore, config: DecodeConfig = DecodeConfig(),
+                          force: bool = False) -> DecodeRecord:
+    """Probe and decode `path` once, and write its clip grid to `video/clips/<vid>`.
+
+    Skips the video when its record is complete and current (same decode settings, same file
+    content). Raises VideoDecodeError for unreadable videos: the caller decides what a failure means.
+    """
+    path = Path(path)
+    vid = video_id(path)
+    spec = config.grid_spec()
+    if not force and store.status("video", GRID_EXTRACTOR, vid, spec, path).state == "current":
+        attrs = store.attrs("video", GRID_EXTRACTOR, vid) or {}
+        return DecodeRecord(vid=vid, path=str(path), status="skipped", n_clips=attrs.get("n_clips", 0),
+                            duration=attrs.get("duration", 0.0), fps=attrs.get("fps", 0.0))
+    started = time.perf_counter()
+    source = fingerprint_file(path)
+    info = probe_video(path)
+    stats = DecodeStats()
+    times = []
+    consumers = {"check": FramesPerClip(short_side=config.short_side)}
+    for chunk in decode_clips(path, consumers, config.clip_seconds, config.chunk_seconds, config.backend, info, stats):
+        times.append(chunk.clip_times)
+    grid = np.concatenate(times)
+    extra = {"n_clips": len(grid), "duration": info.duration, "fps": info.fps, "n_frames": info.n_frames,
+             "width": info.width, "height": info.height, "rotation": info.rotation,
+             "has_audio": info.has_audio, "codec": info.codec, "backend": stats.backend}
+    store.write_video(GRID_EXTRACTOR, vid, grid, spec, source, dtype="float64", extra=extra)
+    seconds = time.perf_counter() - started
+    log.info("%s: %d clips of %.1f s (%.2f s video) decoded in %.2f s", vid, len(grid), config.clip_seconds,
+             info.duration, seconds)
+    return DecodeRecord(vid=vid, path=str(path), status="done", n_clips=len(grid), duration=info.duration,
+                        fps=info.fps, seconds=seconds)
+
+
+def decode_or_fail(path: str | os.PathLike, store: FeatureStore, config: DecodeConfig = DecodeConfig(),
+                   force: bool = False) -> DecodeRecord:
+    """`decode_video_to_store`, with an unreadable video turned into a failed record."""
+    try:
+        return decode_video_to_store(path, store, config, force)
+    except VideoDecodeError as exc:
+        log.warning("%s: failed: %s", exc.path, exc.reason)
+        return DecodeRecord(vid=video_id(path), path=str(path), status="failed", reason=exc.reason)

@@ -1,0 +1,277 @@
+"""The two decoder back-ends (decord first, PyAV as the fallback) behind `pipeline.video`."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+import av
+import numpy as np
+
+from pipeline.sampling import SamplingSpec
+from pipeline.video import (
+    ClipChunk,
+    DecodeStats,
+    VideoDecodeError,
+    VideoInfo,
+    frame_index_at,
+    rotate_frames,
+    scaled_size,
+    target_times,
+)
+
+log = logging.getLogger(__name__)
+
+
+def _check_file(path: Path) -> None:
+    if not path.exists():
+        raise VideoDecodeError(path, "file not found")
+    if not path.is_file():
+        raise VideoDecodeError(path, "not a regular file")
+    if path.stat().st_size == 0:
+        raise VideoDecodeError(path, "empty file (0 bytes)")
+
+
+def _open_container(path: Path) -> av.container.InputContainer:
+    try:
+        return av.open(str(path), mode="r")
+    except (av.error.FFmpegError, UnicodeDecodeError, ValueError) as exc:
+        detail = getattr(exc, "strerror", None) or str(exc)
+        raise VideoDecodeError(path, f"not a readable media file ({detail})") from exc
+
+
+def _rotation_of(frame: av.VideoFrame) -> int:
+    return int(round(getattr(frame, "rotation", 0) or 0)) % 360
+
+
+def probe_with_pyav(path: str | os.PathLike) -> VideoInfo:
+    """Metadata of `path` plus a check that its first video frame decodes (see probe_video)."""
+    path = Path(path)
+    _check_file(path)
+    with _open_container(path) as container:
+        if not container.streams.video:
+            kinds = sorted({s.type for s in container.streams}) or ["none"]
+            raise VideoDecodeError(path, f"no video stream (streams: {', '.join(kinds)})")
+        stream = container.streams.video[0]
+        has_audio = bool(container.streams.audio)
+        try:
+            first = next(container.decode(stream), None)
+        except av.error.FFmpegError as exc:
+            raise VideoDecodeError(path, f"video stream does not decode ({exc})") from exc
+        if first is None:
+            raise VideoDecodeError(path, "no decodable video frames (zero-length video stream)")
+        rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+        fps = float(rate) if rate else 0.0
+        n_frames = int(stream.frames or 0)
+        duration = 0.0
+        if stream.duration and stream.time_base:
+            duration = float(stream.duration * stream.time_base)
+        elif n_frames and fps:
+            duration = n_frames / fps
+        elif container.duration:
+            duration = container.duration / 1_000_000
+        if not n_frames and fps:
+            n_frames = int(round(duration * fps))
+        if duration <= 0:
+            raise VideoDecodeError(path, "zero duration: the video stream has no length")
+        return VideoInfo(
+            path=str(path),
+            duration=duration,
+            fps=fps,
+            n_frames=n_frames,
+            width=first.width,
+            height=first.height,
+            rotation=_rotation_of(first),
+            has_audio=has_audio,
+            codec=stream.codec_context.name,
+        )
+
+
+class _ChunkPlanner:
+    """Splits the clip grid into chunks and lists the timestamps every consumer wants."""
+
+    def __init__(self, grid: np.ndarray, consumers: Mapping[str, SamplingSpec], chunk_seconds: float):
+        self.grid = grid
+        self.consumers = dict(consumers)
+        clip_len = max(float(grid[0, 1] - grid[0, 0]), 1e-6)
+        self.clips_per_chunk = max(1, int(chunk_seconds // clip_len))
+
+    def chunks(self) -> Iterator[tuple[int, dict[str, list[np.ndarray]]]]:
+        """Yields (first clip, consumer -> per clip target times in seconds)."""
+        for first in range(0, len(self.grid), self.clips_per_chunk):
+            clips = self.grid[first:first + self.clips_per_chunk]
+            yield first, {name: [target_times(spec, s, e) for s, e in clips] for name, spec in self.consumers.items()}
+
+
+def _assemble(first: int, grid: np.ndarray, picks: dict[str, list[np.ndarray]], frames: dict[int, np.ndarray],
+              frame_starts: Mapping[int, float], consumers: Mapping[str, SamplingSpec], rotation: int) -> ClipChunk:
+    """Builds a chunk from `picks` (consumer -> per clip frame keys) and the decoded frames by key."""
+    n = len(next(iter(picks.values())))
+    chunk = ClipChunk(first_clip=first, clip_times=grid[first:first + n].copy())
+    for name, per_clip in picks.items():
+        short = consumers[name].short_side
+        arrays = []
+        for keys in per_clip:
+            clip = rotate_frames(np.stack([frames[int(k)] for k in keys]), rotation)
+            if min(clip.shape[1:3]) != short:
+                clip = _resize_short(clip, short)
+            arrays.append(clip)
+        chunk.frames[name] = arrays
+        chunk.frame_times[name] = [np.array([frame_starts[int(k)] for k in keys]) for keys in per_clip]
+    return chunk
+
+
+def _resize_short(clip: np.ndarray, short: int) -> np.ndarray:
+    import torch
+    import torch.nn.functional as F
+
+    h, w = clip.shape[1:3]
+    w2, h2 = scaled_size(w, h, short)
+    t = torch.from_numpy(clip).permute(0, 3, 1, 2).float()
+    t = F.interpolate(t, size=(h2, w2), mode="bilinear", antialias=True, align_corners=False)
+    return t.round().clamp(0, 255).byte().permute(0, 2, 3, 1).numpy()
+
+
+def _decode_size(info: VideoInfo, consumers: Mapping[str, SamplingSpec]) -> tuple[int, int]:
+    short = max(spec.short_side for spec in consumers.values())
+    if short >= min(info.width, info.height):
+        return info.width, info.height
+    return scaled_size(info.width, info.height, short)
+
+
+def decode_with_decord(path: Path, info: VideoInfo, grid: np.ndarray, consumers: Mapping[str, SamplingSpec],
+                       chunk_seconds: float, stats: DecodeStats) -> Iterator[ClipChunk]:
+    """Random-access decoding through decord's frame index (not for rotated videos: decord
+    turns some of them itself and mis-sizes others, so those go to PyAV)."""
+    import decord
+
+    if info.rotation:
+        raise VideoDecodeError(path, f"decord mishandles rotated videos (rotation {info.rotation})")
+    width, height = _decode_size(info, consumers)
+    try:
+        reader = decord.VideoReader(str(path), ctx=decord.cpu(0), width=width, height=height,
+                                    num_threads=min(4, os.cpu_count() or 1))
+    except Exception as exc:  # decord raises its own DECORDError and RuntimeError subclasses
+        raise VideoDecodeError(path, f"decord cannot open it ({exc})") from exc
+    stats.opens += 1
+    stats.backend = "decord"
+    n = len(reader)
+    if n == 0:
+        raise VideoDecodeError(path, "no decodable video frames")
+    starts = reader.get_frame_timestamp(np.arange(n))[:, 0].astype(np.float64)
+    starts -= starts[0]
+    for first, wanted_times in _ChunkPlanner(grid, consumers, chunk_seconds).chunks():
+        picks = {name: [frame_index_at(starts, t) for t in per_clip] for name, per_clip in wanted_times.items()}
+        wanted = np.unique(np.concatenate([np.concatenate(v) for v in picks.values()]))
+        try:
+            batch = reader.get_batch(wanted.tolist()).asnumpy()
+        except Exception as exc:  # decord's errors have no common base class
+            raise VideoDecodeError(path, f"decoding frames {wanted[0]}..{wanted[-1]} failed ({exc})") from exc
+        stats.frames_decoded += len(wanted)
+        stats.frames_converted += len(wanted)
+        frames = dict(zip(wanted.tolist(), batch))
+        yield _assemble(first, grid, picks, frames, {int(i): starts[i] for i in wanted}, consumers, 0)
+    del reader
+
+
+class _StreamingPicker:
+    """Sequential decoding with PyAV: for each target time, the last frame starting at or before it.
+
+    Targets must come in non-decreasing time order. Frames are converted to RGB only when
+    picked; frame keys count decoded frames in presentation order.
+    """
+
+    def __init__(self, path: Path, info: VideoInfo, consumers: Mapping[str, SamplingSpec], stats: DecodeStats):
+        self.path = path
+        self.size = _decode_size(info, consumers)
+        self.container = _open_container(path)
+        stats.opens += 1
+        stats.backend = "pyav"
+        self.stats = stats
+        stream = self.container.streams.video[0]
+        stream.thread_type = "AUTO"
+        self.frames_iter = self.container.decode(stream)
+        self.origin: float | None = None
+        self.count = 0
+        self.current = self._next_frame()
+        if self.current is None:
+            raise VideoDecodeError(path, "no decodable video frames")
+        self.lookahead = self._next_frame()
+        self.converted: dict[int, np.ndarray] = {}
+        self.starts: dict[int, float] = {}
+
+    def _next_frame(self) -> tuple[int, float, av.VideoFrame] | None:
+        try:
+            frame = next(self.frames_iter)
+        except StopIteration:
+            return None
+        except av.error.FFmpegError as exc:
+            raise VideoDecodeError(self.path, f"decoding failed after frame {self.count} ({exc})") from exc
+        self.stats.frames_decoded += 1
+        t = float(frame.time) if frame.time is not None else self.count / 30.0
+        if self.origin is None:
+            self.origin = t
+        self.count += 1
+        return self.count - 1, t - self.origin, frame
+
+    def pick(self, t: float) -> int:
+        """Key of the frame on screen at time t (s)."""
+        while self.lookahead is not None and self.lookahead[1] <= t + 1e-6:
+            self.current, self.lookahead = self.lookahead, self._next_frame()
+        key, start, frame = self.current
+        if key not in self.converted:
+            width, height = self.size
+            self.converted[key] = frame.to_ndarray(width=width, height=height, format="rgb24")
+            self.starts[key] = start
+            self.stats.frames_converted += 1
+        return key
+
+    def release_passed(self) -> None:
+        """Drops converted frames that no later target can pick."""
+        for k in [k for k in self.converted if k < self.current[0]]:
+            del self.converted[k], self.starts[k]
+
+    def close(self) -> None:
+        self.container.close()
+
+
+def decode_with_pyav(path: Path, info: VideoInfo, grid: np.ndarray, consumers: Mapping[str, SamplingSpec],
+                     chunk_seconds: float, stats: DecodeStats) -> Iterator[ClipChunk]:
+    picker = _StreamingPicker(path, info, consumers, stats)
+    try:
+        for first, wanted_times in _ChunkPlanner(grid, consumers, chunk_seconds).chunks():
+            # targets are picked in time order across consumers, then regrouped per clip
+            flat = sorted((t, name, c, j) for name, per_clip in wanted_times.items()
+                          for c, times in enumerate(per_clip) for j, t in enumerate(times))
+            picks = {name: [np.zeros(len(t), np.int64) for t in per_clip] for name, per_clip in wanted_times.items()}
+            for t, name, c, j in flat:
+                picks[name][c][j] = picker.pick(t)
+            yield _assemble(first, grid, picks, picker.converted, picker.starts, consumers, info.rotation)
+            picker.release_passed()
+    finally:
+        picker.close()
+
+
+def decode_with_backend(path: str | os.PathLike, info: VideoInfo, grid: np.ndarray,
+                        consumers: Mapping[str, SamplingSpec], chunk_seconds: float, backend: str,
+                        stats: DecodeStats) -> Iterator[ClipChunk]:
+    path = Path(path)
+    if backend not in ("auto", "decord", "pyav"):
+        raise ValueError(f"backend must be 'auto', 'decord' or 'pyav', got {backend!r}")
+    if backend == "pyav" or (backend == "auto" and info.rotation):
+        yield from decode_with_pyav(path, info, grid, consumers, chunk_seconds, stats)
+        return
+    chunks = decode_with_decord(path, info, grid, consumers, chunk_seconds, stats)
+    try:
+        first = next(chunks, None)
+    except VideoDecodeError as exc:
+        if backend == "decord":
+            raise
+        log.info("%s: decord failed (%s); falling back to PyAV", path, exc.reason)
+        yield from decode_with_pyav(path, info, grid, consumers, chunk_seconds, stats)
+        return
+    if first is not None:
+        yield first
+    yield from chunks
