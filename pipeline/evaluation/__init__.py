@@ -1,0 +1,13 @@
+"""Evaluation metrics: QVHighlights MR/HD, Charades-STA MR and TVSum top-5 mAP."""
+
+from pipeline.evaluation.evaluate import EVALUATORS, evaluate_files, evaluate_submission
+from pipeline.evaluation.rows import Rows, SubmissionError, read_jsonl
+
+__all__ = [
+    "EVALUATORS",
+    "Rows",
+    "SubmissionError",
+    "evaluate_files",
+    "evaluate_submission",
+    "read_jsonl",
+]
