@@ -51,6 +51,8 @@ def probe_with_pyav(path: str | os.PathLike) -> VideoInfo:
     path = Path(path)
     _check_file(path)
     with _open_container(path) as container:
+        if not container.streams:
+            raise VideoDecodeError(path, "no media streams (an empty or zero-duration container)")
         if not container.streams.video:
             kinds = sorted({s.type for s in container.streams}) or ["none"]
             raise VideoDecodeError(path, f"no video stream (streams: {', '.join(kinds)})")
@@ -106,7 +108,7 @@ class _ChunkPlanner:
 
 
 def _assemble(first: int, grid: np.ndarray, picks: dict[str, list[np.ndarray]], frames: dict[int, np.ndarray],
-              frame_starts: Mapping[int, float], consumers: Mapping[str, SamplingSpec], rotation: int) -> ClipChunk:
+              frame_starts: Mapping[int, float], consumers: Mapping[str, SamplingSpec], info: VideoInfo) -> ClipChunk:
     """Builds a chunk from `picks` (consumer -> per clip frame keys) and the decoded frames by key."""
     n = len(next(iter(picks.values())))
     chunk = ClipChunk(first_clip=first, clip_times=grid[first:first + n].copy())
@@ -114,21 +116,21 @@ def _assemble(first: int, grid: np.ndarray, picks: dict[str, list[np.ndarray]], 
         short = consumers[name].short_side
         arrays = []
         for keys in per_clip:
-            clip = rotate_frames(np.stack([frames[int(k)] for k in keys]), rotation)
+            clip = rotate_frames(np.stack([frames[int(k)] for k in keys]), info.rotation)
             if min(clip.shape[1:3]) != short:
-                clip = _resize_short(clip, short)
+                clip = _resize(clip, scaled_size(*info.display_size, short))
             arrays.append(clip)
         chunk.frames[name] = arrays
         chunk.frame_times[name] = [np.array([frame_starts[int(k)] for k in keys]) for keys in per_clip]
     return chunk
 
 
-def _resize_short(clip: np.ndarray, short: int) -> np.ndarray:
+def _resize(clip: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """[T, H, W, 3] uint8 -> [T, h2, w2, 3] with size = (w2, h2), antialiased bilinear."""
     import torch
     import torch.nn.functional as F
 
-    h, w = clip.shape[1:3]
-    w2, h2 = scaled_size(w, h, short)
+    w2, h2 = size
     t = torch.from_numpy(clip).permute(0, 3, 1, 2).float()
     t = F.interpolate(t, size=(h2, w2), mode="bilinear", antialias=True, align_corners=False)
     return t.round().clamp(0, 255).byte().permute(0, 2, 3, 1).numpy()
@@ -172,7 +174,7 @@ def decode_with_decord(path: Path, info: VideoInfo, grid: np.ndarray, consumers:
         stats.frames_decoded += len(wanted)
         stats.frames_converted += len(wanted)
         frames = dict(zip(wanted.tolist(), batch))
-        yield _assemble(first, grid, picks, frames, {int(i): starts[i] for i in wanted}, consumers, 0)
+        yield _assemble(first, grid, picks, frames, {int(i): starts[i] for i in wanted}, consumers, info)
     del reader
 
 
@@ -248,7 +250,7 @@ def decode_with_pyav(path: Path, info: VideoInfo, grid: np.ndarray, consumers: M
             picks = {name: [np.zeros(len(t), np.int64) for t in per_clip] for name, per_clip in wanted_times.items()}
             for t, name, c, j in flat:
                 picks[name][c][j] = picker.pick(t)
-            yield _assemble(first, grid, picks, picker.converted, picker.starts, consumers, info.rotation)
+            yield _assemble(first, grid, picks, picker.converted, picker.starts, consumers, info)
             picker.release_passed()
     finally:
         picker.close()

@@ -79,6 +79,8 @@ class FeatureStore:
             self.root = zarr.open_group(store=self.url, mode=mode, storage_options=storage_options,
                                         zarr_format=3)
         except FileNotFoundError as exc:
+            if mode != "r":
+                raise
             raise FileNotFoundError(f"{self.url}: no feature store here (open it with mode='a' to create one)") from exc
         if mode == "a" and "store_format" not in self.root.attrs:
             self.root.attrs["store_format"] = STORE_FORMAT
