@@ -1,0 +1,266 @@
+"""The extract stage: one decode pass per video feeds every extractor; features go into the store.
+
+Decoding and preprocessing run in a producer thread (with a pool of CPU workers for the
+per-clip preprocessing) and hand chunks of clips to the inference loop through a bounded
+queue, so the GPU (or CPU) encodes while the next clips are decoded. Batches span clips and
+videos; a video's features are written as soon as all of its clips are encoded.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import torch
+from pydantic import BaseModel, ConfigDict, Field
+
+from pipeline import progress
+from pipeline.decode import DecodeConfig
+from pipeline.extractors import TextEncoder, VideoExtractor, build_extractor, build_text_encoder
+from pipeline.video import DecodeStats, VideoDecodeError, decode_clips, probe_video, video_id
+from storage import EntrySpec, FeatureStore, fingerprint_file, fingerprint_text, validate_key
+
+log = logging.getLogger(__name__)
+
+PROGRESS_KEY = "extract"
+
+
+class ExtractConfig(BaseModel):
+    """Which encoders run, where, and how work is batched.
+
+    Attributes:
+        extractors: video extractors to run (registry names: slowfast, clip, blip2).
+        text_encoders: query encoders to run (clip, blip2); default: those of `extractors` that have one.
+        preset: "tiny" (small random seeded models, labelled tiny in the store) or "paper" (real weights).
+        device: "cpu", "cuda" or "cuda:N".
+        weights_dir: where paper weights are read from (None: the usual caches).
+        batch_size: clips per network call; batches span clips and videos.
+        preprocess_workers: CPU threads preprocessing clips while the network runs.
+        queue_chunks: decoded-and-preprocessed chunks held ahead of the network (bounds memory).
+        decode: clip length and decoder settings.
+        seed: initialisation seed of tiny presets.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    extractors: tuple[str, ...] = ("slowfast", "clip", "blip2")
+    text_encoders: tuple[str, ...] | None = None
+    preset: Literal["tiny", "paper"] = "tiny"
+    device: str = "cpu"
+    weights_dir: str | None = None
+    batch_size: int = Field(default=32, ge=1)
+    preprocess_workers: int = Field(default=2, ge=1)
+    queue_chunks: int = Field(default=2, ge=1)
+    decode: DecodeConfig = DecodeConfig()
+    seed: int = 0
+
+    def text_names(self) -> tuple[str, ...]:
+        if self.text_encoders is not None:
+            return self.text_encoders
+        return tuple(name for name in ("clip", "blip2") if name in self.extractors)
+
+
+def video_entry_spec(extractor: VideoExtractor, clip_seconds: float) -> EntrySpec:
+    return EntrySpec(extractor=extractor.name, version=extractor.version, weights_id=extractor.weights_id,
+                     preset=extractor.preset, clip_seconds=clip_seconds,
+                     sampling=extractor.sampling.model_dump(mode="json"))
+
+
+def text_entry_spec(encoder: TextEncoder) -> EntrySpec:
+    return EntrySpec(extractor=encoder.name, version=encoder.version, weights_id=encoder.weights_id,
+                     preset=encoder.preset)
+
+
+def build_video_extractors(config: ExtractConfig) -> dict[str, VideoExtractor]:
+    return {name: build_extractor(name, config.preset, config.device, config.weights_dir, config.seed)
+            for name in config.extractors}
+
+
+def build_text_encoders(config: ExtractConfig) -> dict[str, TextEncoder]:
+    return {name: build_text_encoder(name, config.preset, config.device, config.weights_dir, config.seed)
+            for name in config.text_names()}
+
+
+class ExtractRecord(BaseModel):
+    """The outcome of one video (or query batch): small enough to pass between Prefect tasks."""
+
+    vid: str
+    path: str
+    status: Literal["done", "skipped", "failed"]
+    extractors: list[str] = []
+    n_clips: int = 0
+    seconds: float = 0.0
+    reason: str = ""
+
+
+@dataclass
+class _Job:
+    vid: str
+    path: Path
+    needed: list[str]
+    started: float = 0.0
+    n_clips: int | None = None
+    rows: dict[str, dict[int, np.ndarray]] = field(default_factory=lambda: defaultdict(dict))
+    pending: int = 0
+
+
+_END = object()
+
+
+def plan_videos(paths: Iterable[str | os.PathLike], store: FeatureStore, extractors: Mapping[str, VideoExtractor],
+                clip_seconds: float, force: bool = False) -> tuple[list[_Job], list[ExtractRecord]]:
+    """Which extractors each video still needs (missing or stale entries)."""
+    jobs, skipped = [], []
+    for raw in paths:
+        path = Path(raw)
+        vid = validate_key(video_id(path), "vid")
+        needed = [name for name, ext in extractors.items()
+                  if force or store.status("video", name, vid, video_entry_spec(ext, clip_seconds), path).state != "current"]
+        if needed:
+            jobs.append(_Job(vid=vid, path=path, needed=needed))
+        else:
+            skipped.append(ExtractRecord(vid=vid, path=str(path), status="skipped", extractors=list(extractors)))
+    return jobs, skipped
+
+
+def _produce(jobs: Sequence[_Job], extractors: Mapping[str, VideoExtractor], config: ExtractConfig,
+             out: queue.Queue, stats: dict[str, DecodeStats], stop: threading.Event) -> None:
+    """Decode each video once and preprocess its clips for every extractor it needs."""
+    with ThreadPoolExecutor(config.preprocess_workers, thread_name_prefix="preprocess") as pool:
+        for job in jobs:
+            if stop.is_set():
+                break
+            try:
+                consumers = {name: extractors[name].sampling for name in job.needed}
+                info = probe_video(job.path)
+                stats[job.vid] = DecodeStats()
+                for chunk in decode_clips(job.path, consumers, config.decode.clip_seconds, config.decode.chunk_seconds,
+                                          config.decode.backend, info, stats[job.vid]):
+                    for name in job.needed:
+                        tensors = list(pool.map(extractors[name].preprocess_clip, chunk.frames[name]))
+                        out.put(("clips", job.vid, name, chunk.first_clip, tensors))
+                    n_clips = chunk.first_clip + len(chunk.clip_times)
+                out.put(("end", job.vid, n_clips))
+            except VideoDecodeError as exc:
+                out.put(("fail", job.vid, exc.reason))
+            except Exception as exc:  # anything else is a bug or a broken environment: stop the run
+                out.put(("error", job.vid, exc))
+                return
+    out.put(_END)
+
+
+def extract_videos(paths: Iterable[str | os.PathLike], store: FeatureStore, extractors: Mapping[str, VideoExtractor],
+                   config: ExtractConfig = ExtractConfig(), force: bool = False,
+                   decode_stats: dict[str, DecodeStats] | None = None) -> list[ExtractRecord]:
+    """Extract every extractor's features for every video that needs them, decoding each video once.
+
+    Returns one record per video (done / skipped / failed with a reason); unreadable videos fail
+    alone. `decode_stats`, when given, receives each decoded video's DecodeStats.
+    """
+    jobs, records = plan_videos(paths, store, extractors, config.decode.clip_seconds, force)
+    progress.start(PROGRESS_KEY, len(jobs) + len(records), "extract")
+    progress.advance(PROGRESS_KEY, len(records))
+    if not jobs:
+        return records
+    by_vid = {job.vid: job for job in jobs}
+    stats = decode_stats if decode_stats is not None else {}
+    inbox: queue.Queue = queue.Queue(maxsize=config.queue_chunks * max(1, len(extractors)))
+    stop = threading.Event()
+    producer = threading.Thread(target=_produce, args=(jobs, extractors, config, inbox, stats, stop),
+                                name="decode", daemon=True)
+    batches: dict[str, list[tuple[str, int, torch.Tensor]]] = defaultdict(list)
+    finished: dict[str, ExtractRecord] = {}
+
+    def flush(name: str) -> None:
+        items = batches.pop(name, [])
+        if not items:
+            return
+        rows = extractors[name].encode_batch(torch.stack([t for _, _, t in items])).numpy()
+        for (vid, index, _), row in zip(items, rows):
+            if vid in by_vid and vid not in finished:
+                by_vid[vid].rows[name][index] = row
+        for vid in {vid for vid, _, _ in items}:
+            _maybe_write(vid)
+
+    def _maybe_write(vid: str) -> None:
+        job = by_vid[vid]
+        if vid in finished or job.n_clips is None:
+            return
+        if any(len(job.rows[name]) < job.n_clips for name in job.needed):
+            return
+        for name in job.needed:
+            ext = extractors[name]
+            feats = np.stack([job.rows[name][i] for i in range(job.n_clips)])
+            store.write_video(name, vid, feats, video_entry_spec(ext, config.decode.clip_seconds), fingerprint_file(job.path),
+                              extra={"n_clips": job.n_clips})
+        seconds = time.perf_counter() - job.started
+        finished[vid] = ExtractRecord(vid=vid, path=str(job.path), status="done", extractors=job.needed,
+                                      n_clips=job.n_clips, seconds=seconds)
+        job.rows.clear()
+        log.info("%s: %s features of %d clips written in %.2f s", vid, "+".join(job.needed), job.n_clips, seconds)
+        progress.advance(PROGRESS_KEY)
+
+    started = time.perf_counter()
+    for job in jobs:
+        job.started = started
+    producer.start()
+    try:
+        while (item := inbox.get()) is not _END:
+            kind, vid = item[0], item[1]
+            if kind == "clips":
+                _, _, name, first, tensors = item
+                batches[name].extend((vid, first + i, t) for i, t in enumerate(tensors))
+                if len(batches[name]) >= config.batch_size:
+                    flush(name)
+            elif kind == "end":
+                by_vid[vid].n_clips = item[2]
+                _maybe_write(vid)
+            elif kind == "fail":
+                log.warning("%s: failed: %s", by_vid[vid].path, item[2])
+                finished[vid] = ExtractRecord(vid=vid, path=str(by_vid[vid].path), status="failed", reason=item[2])
+                for name in list(batches):
+                    batches[name] = [b for b in batches[name] if b[0] != vid]
+                progress.advance(PROGRESS_KEY)
+            else:
+                raise RuntimeError(f"extraction stopped at {by_vid[vid].path}: {item[2]!r}") from item[2]
+        for name in list(batches):
+            flush(name)
+    finally:
+        stop.set()
+        while producer.is_alive():  # unblock a producer waiting on a full queue
+            try:
+                inbox.get_nowait()
+            except queue.Empty:
+                producer.join(timeout=0.1)
+    return records + [finished[job.vid] for job in jobs if job.vid in finished]
+
+
+def extract_queries(queries: Mapping[str, str], store: FeatureStore, encoders: Mapping[str, TextEncoder],
+                    batch_size: int = 64, force: bool = False) -> dict[str, int]:
+    """Encode every query (qid -> text) that is missing or stale for each text encoder.
+
+    Returns encoder name -> number of queries written. The query text's hash is the entry's
+    source fingerprint, so an edited query is re-encoded.
+    """
+    written: dict[str, int] = {}
+    for name, encoder in encoders.items():
+        spec = text_entry_spec(encoder)
+        todo = [qid for qid, text in queries.items()
+                if force or store.status("text", name, qid, spec, fingerprint_text(text)).state != "current"]
+        for start in range(0, len(todo), batch_size):
+            chunk = todo[start:start + batch_size]
+            feats = encoder.encode_text([queries[q] for q in chunk], batch_size=batch_size)
+            for qid, f in zip(chunk, feats):
+                store.write_text(name, qid, f.tokens, f.pooled, spec, fingerprint_text(queries[qid]))
+        written[name] = len(todo)
+        log.info("text/%s: %d queries encoded, %d current", name, len(todo), len(queries) - len(todo))
+    return written

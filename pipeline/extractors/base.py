@@ -1,0 +1,188 @@
+"""Interfaces shared by the frozen feature encoders: video extractors and query text encoders."""
+
+from __future__ import annotations
+
+import contextlib
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+import torch
+
+from pipeline.sampling import SamplingSpec
+
+PRESETS: tuple[str, ...] = ("tiny", "paper")
+
+
+def check_preset(preset: str) -> None:
+    """Refuse an unknown preset name with the accepted ones in the message."""
+    if preset not in PRESETS:
+        raise ValueError(f"unknown preset {preset!r}; expected one of {PRESETS}")
+
+
+def resolve_device(device: str | torch.device) -> torch.device:
+    """A torch.device from a name, refusing CUDA when none is visible (rather than failing later)."""
+    dev = torch.device(device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device={device!r} asked for CUDA but torch sees no CUDA device; use device='cpu'")
+    return dev
+
+
+@contextlib.contextmanager
+def seeded(seed: int) -> Iterator[None]:
+    """Run a block (model construction) under `torch.manual_seed(seed)` without touching the caller's RNG."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        yield
+
+
+def tiny_weights_id(seed: int) -> str:
+    """weights_id of a randomly initialised tiny model: always starts with "tiny:"."""
+    return f"tiny:seed{seed}"
+
+
+@dataclass(frozen=True)
+class TextFeatures:
+    """Features of one text query.
+
+    Attributes:
+        tokens: float32 [n_valid_tokens, dim], one row per valid (non-padding) token.
+        pooled: float32 [dim] sentence vector, or None when the encoder has none.
+    """
+
+    tokens: np.ndarray
+    pooled: np.ndarray | None
+
+
+class _Encoder:
+    """What video extractors and text encoders share: identity, device, autocast."""
+
+    name: ClassVar[str]
+    version: ClassVar[str]
+
+    def __init__(self, *, dim: int, preset: str, weights_id: str, device: str | torch.device, amp: bool):
+        check_preset(preset)
+        if preset == "tiny" and not weights_id.startswith("tiny:"):
+            raise ValueError(f"{self.name}: a tiny preset needs a weights_id starting with 'tiny:' (got {weights_id!r})")
+        self.dim = int(dim)
+        self.preset = preset
+        self.weights_id = weights_id
+        self.device = resolve_device(device)
+        self.amp = amp
+
+    def _autocast(self) -> contextlib.AbstractContextManager:
+        """bf16 (fp16 where bf16 is unsupported) autocast on CUDA; plain fp32 on CPU."""
+        if self.device.type != "cuda" or not self.amp:
+            return contextlib.nullcontext()
+        dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        return torch.autocast("cuda", dtype=dtype)
+
+    def _to_device(self, tensor: torch.Tensor) -> torch.Tensor:
+        """Move a CPU tensor to the device, through pinned memory on CUDA so the copy is asynchronous."""
+        if self.device.type == "cuda":
+            return tensor.pin_memory().to(self.device, non_blocking=True)
+        return tensor.to(self.device)
+
+    def describe(self) -> dict[str, object]:
+        """Identity of the features for store attributes and reports."""
+        return {
+            "extractor": self.name,
+            "version": self.version,
+            "dim": self.dim,
+            "preset": self.preset,
+            "weights_id": self.weights_id,
+        }
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(preset={self.preset!r}, dim={self.dim}, "
+            f"weights_id={self.weights_id!r}, device={str(self.device)!r})"
+        )
+
+
+class VideoExtractor(_Encoder, ABC):
+    """A frozen encoder mapping each clip's frames to one feature row.
+
+    Work is split so the engine can overlap CPU and GPU: `preprocess_clip` runs in CPU workers
+    on one clip's uint8 frames; `encode_batch` runs the network on stacked preprocess outputs.
+
+    Attributes:
+        name: registry key ("clip", "slowfast", "blip2").
+        version: bumped when outputs change for the same weights.
+        dim: feature size (512 / 2304 / 768 for the paper presets).
+        sampling: which frames of each clip the decoder must deliver.
+        preset: "tiny" (random seeded small model) or "paper" (the published weights).
+        weights_id: identity of the weights ("tiny:..." for tiny presets).
+        device: where `encode_batch` runs.
+    """
+
+    sampling: SamplingSpec
+
+    @abstractmethod
+    def preprocess_clip(self, frames: np.ndarray) -> torch.Tensor:
+        """One clip's frames, uint8 [T, H, W, 3] RGB, to a CPU float tensor ready to stack."""
+
+    @abstractmethod
+    def _forward(self, batch: torch.Tensor) -> torch.Tensor:
+        """The network on a batch already on `self.device`: [B, ...] -> [B, dim]."""
+
+    def encode_batch(self, batch: torch.Tensor) -> torch.Tensor:
+        """Stacked `preprocess_clip` outputs [B, ...] -> float32 [B, dim] on CPU."""
+        if batch.ndim < 2 or batch.shape[0] == 0:
+            raise ValueError(f"{self.name}: encode_batch needs a non-empty stacked batch [B, ...] (got shape {tuple(batch.shape)})")
+        with torch.inference_mode(), self._autocast():
+            out = self._forward(self._to_device(batch))
+        return out.float().cpu()
+
+    def encode_video(self, clips: Sequence[np.ndarray], batch_size: int = 32) -> np.ndarray:
+        """Convenience loop: preprocess and encode every clip.
+
+        Args:
+            clips: per clip uint8 [T, H, W, 3] RGB frames, as the decoder delivers them.
+            batch_size: clips per network call.
+
+        Returns:
+            float32 [n_clips, dim].
+        """
+        if batch_size < 1:
+            raise ValueError(f"{self.name}: batch_size must be >= 1 (got {batch_size})")
+        rows = []
+        for start in range(0, len(clips), batch_size):
+            batch = torch.stack([self.preprocess_clip(c) for c in clips[start:start + batch_size]])
+            rows.append(self.encode_batch(batch))
+        if not rows:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return torch.cat(rows).numpy().astype(np.float32, copy=False)
+
+    def describe(self) -> dict[str, object]:
+        return {**super().describe(), "sampling": self.sampling.model_dump()}
+
+
+class TextEncoder(_Encoder, ABC):
+    """A frozen encoder mapping text queries to per-token features (and maybe a pooled vector)."""
+
+    @abstractmethod
+    def encode_text(self, queries: list[str], batch_size: int = 64) -> list[TextFeatures]:
+        """Encode queries; one `TextFeatures` per query, in order."""
+
+
+def check_frames(name: str, frames: np.ndarray, n_frames: int | None = None) -> None:
+    """Refuse frames that are not uint8 [T, H, W, 3] (with T == n_frames when given)."""
+    if not isinstance(frames, np.ndarray) or frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
+        got = f"{type(frames).__name__} {getattr(frames, 'dtype', '')} {getattr(frames, 'shape', '')}"
+        raise ValueError(f"{name}: expected one clip's frames as uint8 numpy [T, H, W, 3] RGB (got {got})")
+    if frames.shape[0] == 0:
+        raise ValueError(f"{name}: the clip has no frames (shape {frames.shape}); the decoder must deliver at least one")
+    if n_frames is not None and frames.shape[0] != n_frames:
+        raise ValueError(
+            f"{name}: expected {n_frames} frame(s) per clip as its sampling spec says (got {frames.shape[0]}); "
+            "decode with the extractor's `sampling`"
+        )
+
+
+def check_queries(name: str, queries: list[str]) -> None:
+    """Refuse anything but a list of strings (a bare string would be encoded letter by letter)."""
+    if isinstance(queries, str) or not all(isinstance(q, str) for q in queries):
+        raise TypeError(f"{name}: encode_text takes a list of query strings (got {type(queries).__name__})")

@@ -1,0 +1,142 @@
+"""Registry, shared frame helpers, input checks, the pytorchvideo import shim."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from pipeline.extractors import (
+    MissingWeightsError,
+    available_extractors,
+    available_text_encoders,
+    build_extractor,
+    build_text_encoder,
+)
+from pipeline.extractors.base import check_frames, resolve_device
+from pipeline.extractors.frames import center_crop_resize, normalize, pad_repeat_last, uniform_indices
+from pipeline.sampling import FramesPerClip, ResampleFps
+
+TINY_DIMS = {"slowfast": 288, "clip": 32, "blip2": 32}
+
+
+def test_registry_lists_encoders_in_concatenation_order():
+    assert available_extractors() == ["slowfast", "clip", "blip2"]
+    assert available_text_encoders() == ["clip", "blip2"]
+
+
+def test_unknown_name_and_preset_are_refused_with_the_choices():
+    with pytest.raises(KeyError, match="registered: \\['blip2', 'clip', 'slowfast'\\]"):
+        build_extractor("i3d")
+    with pytest.raises(KeyError, match="text encoder 'slowfast'"):
+        build_text_encoder("slowfast")
+    with pytest.raises(ValueError, match="unknown preset 'huge'"):
+        build_extractor("clip", preset="huge")
+
+
+@pytest.mark.parametrize("name", ["slowfast", "clip", "blip2"])
+def test_tiny_presets_are_labelled_and_declare_their_sampling(name):
+    ext = build_extractor(name, preset="tiny", seed=3)
+    assert ext.name == name
+    assert ext.preset == "tiny"
+    assert ext.weights_id == "tiny:seed3"
+    assert ext.dim == TINY_DIMS[name]
+    expected = ResampleFps(fps=30.0, short_side=224) if name == "slowfast" else FramesPerClip(offsets=(0.0,), short_side=224)
+    assert ext.sampling == expected
+    info = ext.describe()
+    assert info["weights_id"].startswith("tiny:") and info["preset"] == "tiny" and info["dim"] == ext.dim
+
+
+@pytest.mark.parametrize("name", ["slowfast", "clip", "blip2"])
+def test_paper_preset_without_weights_names_the_missing_file(name, tmp_path):
+    with pytest.raises(MissingWeightsError, match=str(tmp_path)):
+        build_extractor(name, preset="paper", weights_dir=tmp_path)
+
+
+def test_text_encoders_share_the_video_models_weights():
+    video = build_extractor("clip", seed=1)
+    text = build_text_encoder("clip", seed=1)
+    for (k, a), b in zip(video.model.state_dict().items(), text.model.state_dict().values()):
+        assert torch.equal(a, b), k
+
+
+def test_encode_video_of_no_clips_is_empty_and_bad_batch_sizes_fail():
+    ext = build_extractor("clip")
+    assert ext.encode_video([]).shape == (0, 32)
+    with pytest.raises(ValueError, match="batch_size must be >= 1"):
+        ext.encode_video([], batch_size=0)
+
+
+def test_check_frames_says_what_it_got():
+    with pytest.raises(ValueError, match="uint8 numpy \\[T, H, W, 3\\]"):
+        check_frames("clip", np.zeros((1, 8, 8, 3), dtype=np.float32))
+    with pytest.raises(ValueError, match="no frames"):
+        check_frames("clip", np.zeros((0, 8, 8, 3), dtype=np.uint8))
+    with pytest.raises(ValueError, match="expected 1 frame\\(s\\) per clip .* \\(got 2\\)"):
+        check_frames("clip", np.zeros((2, 8, 8, 3), dtype=np.uint8), n_frames=1)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the CPU-only refusal")
+def test_cuda_without_a_gpu_is_refused():
+    with pytest.raises(ValueError, match="no CUDA device"):
+        resolve_device("cuda")
+
+
+def test_center_crop_takes_the_middle_with_floor_offsets_like_ffmpeg_crop():
+    h, w = 224, 399  # offset (399 - 224) // 2 = 87
+    cols = np.broadcast_to(np.arange(w, dtype=np.uint8)[None, :, None], (h, w, 3))  # pixel value = column % 256
+    frames = np.ascontiguousarray(cols[None])
+    out = center_crop_resize(frames, crop=224, out=224)
+    assert out.shape == (1, 3, 224, 224) and out.dtype == torch.float32
+    assert out[0, 0, 0, 0] == 87 and out[0, 0, 0, -1] == (87 + 223) % 256
+
+
+def test_center_crop_resizes_other_short_sides_and_model_inputs():
+    frames = np.full((2, 112, 200, 3), 77, dtype=np.uint8)
+    out = center_crop_resize(frames, crop=224, out=30)
+    assert out.shape == (2, 3, 30, 30)
+    assert torch.allclose(out, torch.full_like(out, 77.0), atol=1e-3)
+
+
+def test_normalize_uses_pixel_scale_mean_and_std():
+    x = torch.full((3, 2, 2), 255.0)
+    y = normalize(x, (0.5, 0.5, 0.5), (0.25, 0.5, 1.0), channel_dim=0)
+    assert torch.allclose(y[:, 0, 0], torch.tensor([2.0, 1.0, 0.5]))
+
+
+def test_pad_and_uniform_indices():
+    assert pad_repeat_last(2, 4).tolist() == [0, 1, 1, 1]
+    idx = uniform_indices(60, 32)
+    assert len(idx) == 32 and idx[0] == 0 and idx[-1] == 59 and np.all(np.diff(idx) > 0)
+    assert uniform_indices(1, 4).tolist() == [0, 0, 0, 0]
+
+
+@pytest.mark.filterwarnings("ignore:`torch.jit:FutureWarning")
+def test_compat_alias_makes_pytorchvideo_transforms_importable():
+    from pipeline.extractors import _compat  # noqa: F401  (installs the alias)
+
+    import torchvision.transforms._functional_tensor as new
+
+    assert sys.modules["torchvision.transforms.functional_tensor"] is new
+    import pytorchvideo.transforms  # noqa: F401
+    import pytorchvideo.transforms.augmentations as aug
+
+    assert aug.F_t is new
+
+
+@pytest.mark.slow
+def test_pytorchvideo_transforms_needs_the_alias():
+    """In a fresh interpreter the plain import fails, and works once the shim is imported."""
+    code = (
+        "try:\n"
+        "    import pytorchvideo.transforms\n"
+        "    raise SystemExit('imported without the alias: the shim may be unnecessary now')\n"
+        "except ModuleNotFoundError as err:\n"
+        "    assert 'functional_tensor' in str(err), err\n"
+        "import pipeline.extractors._compat\n"
+        "import pytorchvideo.transforms\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=300)
