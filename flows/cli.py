@@ -88,6 +88,44 @@ def decode(
 
 
 @app.command()
+def extract(
+    videos: Path = typer.Option(..., "--videos", help="folder of the videos (named <vid>.mp4 etc.)"),
+    store: str = typer.Option(..., "--store", help="feature store: a folder or an fsspec URL"),
+    dataset: Optional[Path] = typer.Option(None, "--dataset", help="annotation jsonl: extract its videos and queries"),
+    dataset_kind: str = typer.Option("qvhighlights", help="qvhighlights | charades_sta | tvsum | pretrain"),
+    extractors: str = typer.Option("slowfast,clip,blip2", help="comma-separated video extractors"),
+    preset: str = typer.Option("tiny", help="tiny (random small encoders) | paper (real weights)"),
+    device: str = typer.Option("cpu", help="cpu | cuda | cuda:N"),
+    weights_dir: Optional[Path] = typer.Option(None, help="where paper weights are (default: the usual caches)"),
+    clip_seconds: float = typer.Option(2.0, help="clip length in seconds (1 for Charades-STA)"),
+    batch_size: int = typer.Option(32, min=1, help="clips per network call"),
+    shard_size: int = typer.Option(64, min=1, help="videos per task"),
+    force: bool = typer.Option(False, help="redo entries that are current"),
+) -> None:
+    """Extract video features (one decode pass per video) and query features into STORE."""
+    from pydantic import ValidationError
+
+    from flows.extract import extract_flow
+    from pipeline import progress
+    from pipeline.decode import DecodeConfig
+    from pipeline.extract import ExtractConfig
+
+    try:
+        config = ExtractConfig(extractors=tuple(e.strip() for e in extractors.split(",") if e.strip()),
+                               preset=preset, device=device, weights_dir=str(weights_dir) if weights_dir else None,
+                               batch_size=batch_size, decode=DecodeConfig(clip_seconds=clip_seconds))
+    except ValidationError as exc:
+        _fail(str(exc))
+    if not videos.is_dir():
+        _fail(f"{videos}: not a directory of videos")
+    with _RichProgress() as bar, progress.listening(bar):
+        summary = extract_flow(store=store, video_dir=str(videos), annotations=str(dataset) if dataset else None,
+                               dataset=dataset_kind, config=config, shard_size=shard_size, force=force)
+    typer.echo(summary.text())
+    raise typer.Exit(code=0 if summary.ok else 1)
+
+
+@app.command()
 def demo(
     out: Path = typer.Option(Path("demo-out"), help="where the demo writes its videos and store"),
     workers: int = typer.Option(2, min=1, help="videos decoded at the same time"),

@@ -80,14 +80,41 @@ def text_entry_spec(encoder: TextEncoder) -> EntrySpec:
                      preset=encoder.preset)
 
 
+_built: dict[tuple, object] = {}
+_built_lock = threading.Lock()
+
+
+def _cached_build(kind: str, name: str, config: ExtractConfig):
+    """Encoders are built once per process and settings (loading real weights takes tens of seconds)."""
+    key = (kind, name, config.preset, config.device, config.weights_dir, config.seed)
+    with _built_lock:
+        if key not in _built:
+            build = build_extractor if kind == "video" else build_text_encoder
+            _built[key] = build(name, config.preset, config.device, config.weights_dir, config.seed)
+        return _built[key]
+
+
 def build_video_extractors(config: ExtractConfig) -> dict[str, VideoExtractor]:
-    return {name: build_extractor(name, config.preset, config.device, config.weights_dir, config.seed)
-            for name in config.extractors}
+    return {name: _cached_build("video", name, config) for name in config.extractors}
 
 
 def build_text_encoders(config: ExtractConfig) -> dict[str, TextEncoder]:
-    return {name: build_text_encoder(name, config.preset, config.device, config.weights_dir, config.seed)
-            for name in config.text_names()}
+    return {name: _cached_build("text", name, config) for name in config.text_names()}
+
+
+def resolve_videos(video_dir: str | os.PathLike, vids: Iterable[str]) -> tuple[list[Path], list[ExtractRecord]]:
+    """Files of the wanted videos in `video_dir` (any video suffix), and a failed record per missing one."""
+    from pipeline.video import list_videos
+
+    by_stem = {p.stem: p for p in list_videos(video_dir)}
+    found, missing = [], []
+    for vid in dict.fromkeys(vids):
+        if vid in by_stem:
+            found.append(by_stem[vid])
+        else:
+            missing.append(ExtractRecord(vid=vid, path=str(Path(video_dir) / vid), status="failed",
+                                         reason=f"no video file named {vid}.<mp4|mkv|webm|...> in {video_dir}"))
+    return found, missing
 
 
 class ExtractRecord(BaseModel):

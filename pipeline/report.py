@@ -26,6 +26,7 @@ class RunSummary(BaseModel):
     skipped: int = 0
     failures: list[ItemFailure] = []
     seconds: float = 0.0
+    notes: list[str] = []
 
     @classmethod
     def from_records(cls, step: str, records: Iterable[_Outcome], name_of=lambda r: r.path,
@@ -51,12 +52,14 @@ class RunSummary(BaseModel):
     def text(self) -> str:
         lines = [f"{self.step}: {self.done} done, {self.skipped} skipped, {self.failed} failed"
                  f" in {self.seconds:.1f} s"]
+        lines += [f"  {note}" for note in self.notes]
         lines += [f"  FAILED {f.item}: {f.reason}" for f in self.failures]
         return "\n".join(lines)
 
     def markdown(self) -> str:
         lines = [f"## {self.step}", "", "| done | skipped | failed | seconds |", "|---|---|---|---|",
                  f"| {self.done} | {self.skipped} | {self.failed} | {self.seconds:.1f} |"]
+        lines += [""] + [f"- {note}" for note in self.notes] if self.notes else []
         if self.failures:
             lines += ["", "| failed item | reason |", "|---|---|"]
             lines += [f"| `{f.item}` | {f.reason} |" for f in self.failures]
