@@ -125,6 +125,46 @@ def extract(
     raise typer.Exit(code=0 if summary.ok else 1)
 
 
+@app.command("import-features")
+def import_features_cmd(
+    src: Path = typer.Argument(..., help="folder of the release's npz files"),
+    store: str = typer.Option(..., "--store", help="feature store: a folder or an fsspec URL"),
+    extractor: str = typer.Option(..., "--extractor", help="store group to fill: slowfast | clip | blip2 | ..."),
+    kind: str = typer.Option("video", help="video ({vid}.npz, key features) | text (qid{qid}.npz)"),
+    version: str = typer.Option("public-release", help="version recorded for the imported entries"),
+) -> None:
+    """Import a public feature release (npz per video or query) into STORE, arrays unchanged."""
+    from pipeline.interop import import_features, release_spec
+    from storage import FeatureStore
+
+    if kind not in ("video", "text"):
+        _fail(f"--kind must be 'video' or 'text', got {kind!r}")
+    if not src.is_dir():
+        _fail(f"{src}: not a directory of npz files")
+    try:
+        n = import_features(src, FeatureStore(store), extractor, kind, release_spec(extractor, version=version))
+    except ValueError as exc:
+        _fail(str(exc))
+    typer.echo(f"imported {n} {kind}/{extractor} entries from {src} into {store}")
+
+
+@app.command("export-features")
+def export_features_cmd(
+    store: str = typer.Option(..., "--store", help="feature store: a folder or an fsspec URL"),
+    extractor: str = typer.Option(..., "--extractor", help="store group to export"),
+    out: Path = typer.Option(..., "--out", help="folder for the npz files"),
+    kind: str = typer.Option("video", help="video | text"),
+) -> None:
+    """Export STORE's entries of one extractor in the public npz layout."""
+    from pipeline.interop import export_features
+    from storage import FeatureStore
+
+    if kind not in ("video", "text"):
+        _fail(f"--kind must be 'video' or 'text', got {kind!r}")
+    n = export_features(FeatureStore(store, mode="r"), extractor, kind, out)
+    typer.echo(f"exported {n} {kind}/{extractor} entries to {out}")
+
+
 @app.command()
 def demo(
     out: Path = typer.Option(Path("demo-out"), help="where the demo writes its videos and store"),

@@ -119,7 +119,7 @@ class FeatureStore:
         group = self.root.create_group(path, attributes=self._attrs(spec, source, extra), overwrite=True)
         group.create_array("tokens", data=tok.astype(dtype, copy=False), chunks=_whole(tok.shape))
         if pooled is not None:
-            pool = np.asarray(pooled).reshape(-1)
+            pool = np.asarray(pooled)
             group.create_array("pooled", data=pool.astype(dtype, copy=False), chunks=_whole(pool.shape))
         group.attrs[COMPLETE] = True
 
