@@ -1,0 +1,1 @@
+"""Loss functions (pure, on tensors) and the criterion that combines them."""
