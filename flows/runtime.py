@@ -9,6 +9,8 @@ DEFAULTS = {
     "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
     # library loggers of our layers show up in Prefect's run logs
     "PREFECT_LOGGING_EXTRA_LOGGERS": "pipeline,model,storage",
+    # stages also run outside flows (plain functions); their logs then simply stay local
+    "PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW": "ignore",
 }
 
 

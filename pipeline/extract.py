@@ -1,7 +1,7 @@
 """The extract stage: one decode pass per video feeds every extractor; features go into the store.
 
-Decoding and preprocessing run in a producer thread (with a pool of CPU workers for the
-per-clip preprocessing) and hand chunks of clips to the inference loop through a bounded
+Decoding and preprocessing run in decode threads (several videos at a time, with a pool of CPU
+workers for the per-clip preprocessing) and hand chunks of clips to the inference loop through a bounded
 queue, so the GPU (or CPU) encodes while the next clips are decoded. Batches span clips and
 videos; a video's features are written as soon as all of its clips are encoded.
 """
@@ -45,6 +45,7 @@ class ExtractConfig(BaseModel):
         device: "cpu", "cuda" or "cuda:N".
         weights_dir: where paper weights are read from (None: the usual caches).
         batch_size: clips per network call; batches span clips and videos.
+        decode_workers: videos decoded at the same time (threads; decord and PyAV release the GIL).
         preprocess_workers: CPU threads preprocessing clips while the network runs.
         queue_chunks: decoded-and-preprocessed chunks held ahead of the network (bounds memory).
         decode: clip length and decoder settings.
@@ -58,6 +59,7 @@ class ExtractConfig(BaseModel):
     device: str = "cpu"
     weights_dir: str | None = None
     batch_size: int = Field(default=32, ge=1)
+    decode_workers: int = Field(default=1, ge=1)
     preprocess_workers: int = Field(default=2, ge=1)
     queue_chunks: int = Field(default=2, ge=1)
     decode: DecodeConfig = DecodeConfig()
@@ -159,17 +161,21 @@ def plan_videos(paths: Iterable[str | os.PathLike], store: FeatureStore, extract
     return jobs, skipped
 
 
-def _produce(jobs: Sequence[_Job], extractors: Mapping[str, VideoExtractor], config: ExtractConfig,
-             out: queue.Queue, stats: dict[str, DecodeStats], stop: threading.Event) -> None:
-    """Decode each video once and preprocess its clips for every extractor it needs."""
-    with ThreadPoolExecutor(config.preprocess_workers, thread_name_prefix="preprocess") as pool:
-        for job in jobs:
-            if stop.is_set():
-                break
+def _produce(jobs: queue.Queue, extractors: Mapping[str, VideoExtractor], config: ExtractConfig,
+             out: queue.Queue, stats: dict[str, DecodeStats], stop: threading.Event, pool: ThreadPoolExecutor) -> None:
+    """One decode worker: take videos from `jobs`, decode each once, preprocess its clips for
+    every extractor it needs, and hand them to the inference loop."""
+    try:
+        while not stop.is_set():
+            try:
+                job = jobs.get_nowait()
+            except queue.Empty:
+                return
             try:
                 consumers = {name: extractors[name].sampling for name in job.needed}
                 info = probe_video(job.path)
                 stats[job.vid] = DecodeStats()
+                n_clips = 0
                 for chunk in decode_clips(job.path, consumers, config.decode.clip_seconds, config.decode.chunk_seconds,
                                           config.decode.backend, info, stats[job.vid]):
                     for name in job.needed:
@@ -182,7 +188,8 @@ def _produce(jobs: Sequence[_Job], extractors: Mapping[str, VideoExtractor], con
             except Exception as exc:  # anything else is a bug or a broken environment: stop the run
                 out.put(("error", job.vid, exc))
                 return
-    out.put(_END)
+    finally:
+        out.put(_END)
 
 
 def extract_videos(paths: Iterable[str | os.PathLike], store: FeatureStore, extractors: Mapping[str, VideoExtractor],
@@ -200,10 +207,15 @@ def extract_videos(paths: Iterable[str | os.PathLike], store: FeatureStore, extr
         return records
     by_vid = {job.vid: job for job in jobs}
     stats = decode_stats if decode_stats is not None else {}
-    inbox: queue.Queue = queue.Queue(maxsize=config.queue_chunks * max(1, len(extractors)))
+    inbox: queue.Queue = queue.Queue(maxsize=config.queue_chunks * max(1, len(extractors)) * config.decode_workers)
     stop = threading.Event()
-    producer = threading.Thread(target=_produce, args=(jobs, extractors, config, inbox, stats, stop),
-                                name="decode", daemon=True)
+    todo: queue.Queue = queue.Queue()
+    for job in jobs:
+        todo.put(job)
+    pool = ThreadPoolExecutor(config.preprocess_workers, thread_name_prefix="preprocess")
+    producers = [threading.Thread(target=_produce, args=(todo, extractors, config, inbox, stats, stop, pool),
+                                  name=f"decode-{i}", daemon=True)
+                 for i in range(min(config.decode_workers, len(jobs)))]
     batches: dict[str, list[tuple[str, int, torch.Tensor]]] = defaultdict(list)
     finished: dict[str, ExtractRecord] = {}
 
@@ -239,9 +251,15 @@ def extract_videos(paths: Iterable[str | os.PathLike], store: FeatureStore, extr
     started = time.perf_counter()
     for job in jobs:
         job.started = started
-    producer.start()
+    for producer in producers:
+        producer.start()
+    running = len(producers)
     try:
-        while (item := inbox.get()) is not _END:
+        while running:
+            item = inbox.get()
+            if item is _END:
+                running -= 1
+                continue
             kind, vid = item[0], item[1]
             if kind == "clips":
                 _, _, name, first, tensors = item
@@ -263,11 +281,13 @@ def extract_videos(paths: Iterable[str | os.PathLike], store: FeatureStore, extr
             flush(name)
     finally:
         stop.set()
-        while producer.is_alive():  # unblock a producer waiting on a full queue
+        while any(p.is_alive() for p in producers):  # unblock producers waiting on a full queue
             try:
                 inbox.get_nowait()
             except queue.Empty:
-                producer.join(timeout=0.1)
+                for producer in producers:
+                    producer.join(timeout=0.05)
+        pool.shutdown(wait=False)
     return records + [finished[job.vid] for job in jobs if job.vid in finished]
 
 

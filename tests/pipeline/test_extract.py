@@ -36,7 +36,7 @@ def test_features_equal_each_extractor_on_its_own_decode(tmp_path, make_video, e
     that extractor alone (different lengths so batches straddle videos)."""
     videos = [make_video(f"v{i}.mp4", seconds=s, fps=fps) for i, (s, fps) in enumerate([(5.0, 10), (9.0, 25), (3.0, 30)])]
     store = FeatureStore(tmp_path / "store")
-    extract_videos(videos, store, extractors, CONFIG)
+    extract_videos(videos, store, extractors, CONFIG.model_copy(update={"decode_workers": 2}))
     for path in videos:
         for name, ext in extractors.items():
             clips = [c for chunk in decode_clips(path, {name: ext.sampling}) for c in chunk.frames[name]]
