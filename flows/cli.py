@@ -165,6 +165,47 @@ def export_features_cmd(
     typer.echo(f"exported {n} {kind}/{extractor} entries to {out}")
 
 
+@app.command("model-info")
+def model_info(preset: Optional[str] = typer.Argument(None, help="a preset name; omit to list them")) -> None:
+    """List the model presets, or print one preset's configuration and trainable parameter count."""
+    from model.presets import describe_preset, list_presets
+
+    if preset is None:
+        typer.echo("\n".join(list_presets()))
+        return
+    try:
+        typer.echo(describe_preset(preset))
+    except ValueError as exc:
+        _fail(str(exc))
+
+
+@app.command()
+def evaluate(
+    submission: Path = typer.Option(..., "--submission", help="predictions, official submission jsonl"),
+    ground_truth: Path = typer.Option(..., "--ground-truth", help="annotations jsonl of the same split"),
+    dataset: str = typer.Option("qvhighlights", help="qvhighlights | charades_sta | tvsum"),
+    extended: bool = typer.Option(False, help="also R1@0.3 and mIoU (the Charades-STA style keys)"),
+    out: Optional[Path] = typer.Option(None, "--out", help="also write the metrics JSON here"),
+) -> None:
+    """Evaluate a submission; prints the metrics as JSON with the official key names."""
+    import json
+
+    from pipeline.evaluation import SubmissionError, evaluate_files
+
+    for path in (submission, ground_truth):
+        if not path.is_file():
+            _fail(f"{path}: file not found")
+    try:
+        metrics = evaluate_files(submission, ground_truth, dataset=dataset, extended=extended)
+    except (SubmissionError, ValueError) as exc:
+        _fail(str(exc))
+    text = json.dumps(metrics, indent=4)
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text + "\n")
+    typer.echo(text)
+
+
 @app.command()
 def demo(
     out: Path = typer.Option(Path("demo-out"), help="where the demo writes its videos and store"),
