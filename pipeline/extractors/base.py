@@ -72,12 +72,16 @@ class _Encoder:
         self.device = resolve_device(device)
         self.amp = amp
 
+    def _autocast_dtype(self) -> torch.dtype | None:
+        """bf16 (fp16 where bf16 is unsupported) with AMP on CUDA; None (plain fp32) otherwise."""
+        if self.device.type != "cuda" or not self.amp:
+            return None
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+
     def _autocast(self) -> contextlib.AbstractContextManager:
         """bf16 (fp16 where bf16 is unsupported) autocast on CUDA; plain fp32 on CPU."""
-        if self.device.type != "cuda" or not self.amp:
-            return contextlib.nullcontext()
-        dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-        return torch.autocast("cuda", dtype=dtype)
+        dtype = self._autocast_dtype()
+        return contextlib.nullcontext() if dtype is None else torch.autocast("cuda", dtype=dtype)
 
     def _to_device(self, tensor: torch.Tensor) -> torch.Tensor:
         """Move a CPU tensor to the device, through pinned memory on CUDA so the copy is asynchronous."""
@@ -105,14 +109,19 @@ class _Encoder:
 class VideoExtractor(_Encoder, ABC):
     """A frozen encoder mapping each clip's frames to one feature row.
 
-    Work is split so the engine can overlap CPU and GPU: `preprocess_clip` runs in CPU workers
-    on one clip's uint8 frames; `encode_batch` runs the network on stacked preprocess outputs.
+    Work is split so the engine can overlap CPU and GPU, and so the CPU side stays cheap:
+    `preprocess_clip` runs in CPU workers on one clip's uint8 frames and only selects frames and
+    centre-crops them (slicing, for frames decoded at the sampling spec's short side), returning
+    uint8 of shape `clip_shape`; `encode_batch` moves the stacked uint8 batch to the device and
+    there converts to float, resizes to the model input (`prepare_batch`), normalises, and runs
+    the network.
 
     Attributes:
         name: registry key ("clip", "slowfast", "blip2").
         version: bumped when outputs change for the same weights.
         dim: feature size (512 / 2304 / 768 for the paper presets).
         sampling: which frames of each clip the decoder must deliver.
+        clip_shape: shape of one `preprocess_clip` output (uint8).
         preset: "tiny" (random seeded small model) or "paper" (the published weights).
         weights_id: identity of the weights ("tiny:..." for tiny presets).
         device: where `encode_batch` runs.
@@ -120,20 +129,58 @@ class VideoExtractor(_Encoder, ABC):
 
     sampling: SamplingSpec
 
+    @property
+    @abstractmethod
+    def clip_shape(self) -> tuple[int, ...]:
+        """Shape of one `preprocess_clip` output, e.g. (3, 224, 224) for one frame."""
+
     @abstractmethod
     def preprocess_clip(self, frames: np.ndarray) -> torch.Tensor:
-        """One clip's frames, uint8 [T, H, W, 3] RGB, to a CPU float tensor ready to stack."""
+        """One clip's frames, uint8 [T, H, W, 3] RGB, to a CPU uint8 tensor of `clip_shape` ready to stack.
+
+        Cheap by design (frame selection and centre crop only): runs in the engine's CPU workers.
+        """
+
+    @abstractmethod
+    def prepare_batch(self, batch: torch.Tensor) -> torch.Tensor:
+        """Stacked uint8 `preprocess_clip` outputs [B, *clip_shape], already on the device -> the network input.
+
+        Float conversion, resize to the model's input size when it differs from the crop, mean/std
+        normalisation, computed in float32 and returned in `_input_dtype()`.
+        """
 
     @abstractmethod
     def _forward(self, batch: torch.Tensor) -> torch.Tensor:
-        """The network on a batch already on `self.device`: [B, ...] -> [B, dim]."""
+        """The network on a `prepare_batch` output (on `self.device`): [B, ...] -> [B, dim]."""
+
+    def _input_dtype(self) -> torch.dtype:
+        """dtype of the network input: the autocast dtype under AMP (the first layer, a convolution,
+        would cast to it anyway), float32 otherwise."""
+        return self._autocast_dtype() or torch.float32
+
+    def check_batch(self, batch: torch.Tensor) -> None:
+        """Refuse anything but a stacked uint8 batch of `preprocess_clip` outputs [B, *clip_shape]."""
+        if not isinstance(batch, torch.Tensor) or batch.ndim < 2 or batch.shape[0] == 0:
+            got = tuple(batch.shape) if isinstance(batch, torch.Tensor) else type(batch).__name__
+            raise ValueError(f"{self.name}: encode_batch needs a non-empty stacked batch [B, ...] (got {got})")
+        if batch.dtype != torch.uint8 or tuple(batch.shape[1:]) != tuple(self.clip_shape):
+            want = ", ".join(map(str, self.clip_shape))
+            raise ValueError(
+                f"{self.name}: encode_batch takes stacked preprocess_clip outputs, uint8 [B, {want}] "
+                f"(got {batch.dtype} {tuple(batch.shape)}); normalisation happens inside encode_batch"
+            )
 
     def encode_batch(self, batch: torch.Tensor) -> torch.Tensor:
-        """Stacked `preprocess_clip` outputs [B, ...] -> float32 [B, dim] on CPU."""
-        if batch.ndim < 2 or batch.shape[0] == 0:
-            raise ValueError(f"{self.name}: encode_batch needs a non-empty stacked batch [B, ...] (got shape {tuple(batch.shape)})")
-        with torch.inference_mode(), self._autocast():
-            out = self._forward(self._to_device(batch))
+        """Stacked `preprocess_clip` outputs, uint8 [B, *clip_shape] on CPU -> float32 [B, dim] on CPU.
+
+        The uint8 batch goes to the device (pinned, asynchronous on CUDA); float conversion, resize
+        and normalisation happen there in float32 (`prepare_batch`), the network under autocast.
+        """
+        self.check_batch(batch)
+        with torch.inference_mode():
+            x = self.prepare_batch(self._to_device(batch))
+            with self._autocast():
+                out = self._forward(x)
         return out.float().cpu()
 
     def encode_video(self, clips: Sequence[np.ndarray], batch_size: int = 32) -> np.ndarray:

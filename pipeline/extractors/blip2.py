@@ -22,7 +22,7 @@ from pipeline.extractors.base import (
     seeded,
     tiny_weights_id,
 )
-from pipeline.extractors.frames import CLIP_MEAN, CLIP_STD, center_crop_resize, normalize
+from pipeline.extractors.frames import CLIP_MEAN, CLIP_STD, center_crop, normalize, resize_square
 from pipeline.extractors.weights import MissingWeightsError, disk_weights_id, find_first, hf_cache_file
 from pipeline.sampling import FramesPerClip
 
@@ -131,8 +131,9 @@ class Blip2Extractor(VideoExtractor):
     """One frame per clip (offset 0.0) -> the first of the Q-Former's 32 query outputs (768 for ViT-g).
 
     Preprocessing: centre crop `crop_size` of frames whose short side is `crop_size` (the public
-    features' frames), resized to the vision tower's input when that differs, CLIP mean/std as
-    in BLIP-2's image processor. The output is the Q-Former's last hidden state, unprojected,
+    features' frames) on CPU (`preprocess_clip`: uint8 [3, crop, crop]); on the device
+    (`prepare_batch`) resized to the vision tower's input when that differs, CLIP mean/std as in
+    BLIP-2's image processor. The output is the Q-Former's last hidden state, unprojected,
     as LAVIS' `extract_features(mode="image").image_embeds[:, 0]`.
     """
 
@@ -169,11 +170,20 @@ class Blip2Extractor(VideoExtractor):
             raise ValueError("blip2: this extractor was built without a tokenizer; pass one to save a loadable directory")
         return save_blip2(self.model, self.tokenizer, self.preset, weights_dir)
 
+    @property
+    def clip_shape(self) -> tuple[int, int, int]:
+        """(3, crop, crop): the clip's one frame, centre-cropped, channels first, uint8."""
+        return (3, self.crop_size, self.crop_size)
+
     def preprocess_clip(self, frames: np.ndarray) -> torch.Tensor:
-        """uint8 [1, H, W, 3] -> float32 [3, S, S] normalised, S the vision tower's input size."""
+        """uint8 [1, H, W, 3] -> uint8 [3, crop, crop], the centre crop (the model input size is applied on the device)."""
         check_frames(self.name, frames, n_frames=len(self.sampling.offsets))
-        x = center_crop_resize(frames, self.crop_size, self.image_size)[0]  # (3, S, S)
-        return normalize(x, CLIP_MEAN, CLIP_STD, channel_dim=0)
+        return torch.from_numpy(center_crop(frames, self.crop_size)[0]).permute(2, 0, 1).contiguous()
+
+    def prepare_batch(self, batch: torch.Tensor) -> torch.Tensor:
+        """uint8 [B, 3, crop, crop] on the device -> normalised pixels [B, 3, S, S], S the model's input size."""
+        x = resize_square(batch, self.image_size)
+        return normalize(x.contiguous(), CLIP_MEAN, CLIP_STD, channel_dim=1).to(self._input_dtype())
 
     def _forward(self, batch: torch.Tensor) -> torch.Tensor:
         m = self.model

@@ -1,6 +1,20 @@
-"""Pure frame operations shared by the extractors: centre crops, resizes, temporal index picks."""
+"""Frame operations shared by the extractors: centre crops (CPU, uint8), resizes and normalisation
+(wherever the network runs), temporal index picks.
+
+Preprocessing is split in two halves so the CPU side stays cheap:
+
+* `center_crop` runs in the engine's CPU workers on one clip's uint8 frames: frame selection and
+  the centre crop, which is only slicing when the frames already have the crop size on the short
+  side (what the decoder delivers). Its output stays uint8, 4x smaller than float32 to stack,
+  pin and copy to the GPU.
+* `resize_square` and `normalize` run on the stacked batch on the network's device: float
+  conversion, the resize to the model's input size (only when it is not the crop size: the tiny
+  presets) and the mean/std normalisation.
+"""
 
 from __future__ import annotations
+
+import functools
 
 import numpy as np
 import torch
@@ -12,46 +26,86 @@ CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 
 
 def _resize(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """Bicubic, antialiased resize of float [T, 3, H, W] to `size` (h, w), kept in [0, 255]."""
+    """Bicubic, antialiased resize of [N, 3, H, W] pixels to `size` (h, w) as float32 in [0, 255].
+
+    Returns `x` itself (whatever its dtype) when it already has that size.
+    """
     if tuple(x.shape[-2:]) == size:
         return x
+    x = x.float()
     return F.interpolate(x, size=size, mode="bicubic", align_corners=False, antialias=True).clamp_(0.0, 255.0)
 
 
-def center_crop_resize(frames: np.ndarray, crop: int, out: int) -> torch.Tensor:
-    """Short side to `crop`, centre square crop `crop`, then resize to `out`.
+def center_crop(frames: np.ndarray, crop: int, indices: np.ndarray | None = None) -> np.ndarray:
+    """Frames `indices` (all when None) of a clip, short side to `crop`, centre square crop `crop`; uint8.
 
-    Frames already decoded with short side `crop` (the usual case) are only cropped, exactly
-    as the public extractors' ffmpeg `scale` + `crop` did: the crop offset is
-    floor((side - crop) / 2). The final resize only happens for models whose input is not
-    `crop` pixels (the tiny presets).
+    Frames decoded with short side `crop` (what the decoder delivers for the extractors' sampling
+    specs) are only sliced, exactly as the public extractors' ffmpeg `scale` + `crop` did: the
+    crop offset is floor((side - crop) / 2). With `indices` the selection and the crop are one
+    copy of only the cropped pixels.
+
+    Other short sides (a fallback the engine does not hit) are first resized with the antialiased
+    bicubic filter of `_resize` in float and rounded back to uint8, so the pixels differ from an
+    all-float path by at most half a grey level.
 
     Args:
         frames: uint8 [T, H, W, 3] RGB.
         crop: side of the centre crop in pixels (224 in the paper).
-        out: side of the model input in pixels.
+        indices: int frame indices to keep, in order (repeats allowed).
 
     Returns:
-        float32 [T, 3, out, out] with values in [0, 255].
+        uint8 [T', crop, crop, 3], T' = len(indices) or T. Without `indices` and without a resize
+        this is a strided view of `frames` (no copy); callers copy it into their layout.
     """
-    x = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float()  # (T, 3, H, W)
-    h, w = x.shape[-2:]
+    h, w = frames.shape[1:3]
     if min(h, w) != crop:
+        if indices is not None:
+            frames, indices = frames[indices], None
         scale = crop / min(h, w)
-        x = _resize(x, (max(crop, round(h * scale)), max(crop, round(w * scale))))
-        h, w = x.shape[-2:]
+        size = (max(crop, round(h * scale)), max(crop, round(w * scale)))
+        x = _resize(torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2), size)
+        frames = x.round_().to(torch.uint8).permute(0, 2, 3, 1).numpy()
+        h, w = size
     top, left = (h - crop) // 2, (w - crop) // 2
-    x = x[:, :, top:top + crop, left:left + crop]  # (T, 3, crop, crop)
-    return _resize(x, (out, out)).contiguous()
+    view = frames[:, top:top + crop, left:left + crop]
+    return view if indices is None else view[indices]
+
+
+def resize_square(x: torch.Tensor, size: int) -> torch.Tensor:
+    """[N, 3, H, W] pixels (uint8 or float in [0, 255], any device) to float32 [N, 3, size, size].
+
+    Bicubic with antialiasing, clamped to [0, 255]; unchanged (still uint8 if it was) when H = W = size.
+    """
+    return _resize(x, (size, size))
+
+
+@functools.lru_cache(maxsize=32)
+def _affine(mean: tuple[float, ...], std: tuple[float, ...], device: torch.device, ndim: int,
+            channel_dim: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(scale, bias) = (1 / (255 std), -mean / std) as float32 tensors shaped to broadcast, cached per device."""
+    shape = [1] * ndim
+    shape[channel_dim] = len(mean)
+    m = torch.tensor(mean, dtype=torch.float64)
+    s = torch.tensor(std, dtype=torch.float64)
+    with torch.inference_mode(False):  # plain tensors, usable in and out of inference mode
+        scale = (1.0 / (255.0 * s)).float().view(shape).to(device)
+        bias = (-m / s).float().view(shape).to(device)
+    return scale, bias
 
 
 def normalize(x: torch.Tensor, mean: tuple[float, ...], std: tuple[float, ...], channel_dim: int = 1) -> torch.Tensor:
-    """Pixel values in [0, 255] -> (x / 255 - mean) / std, per channel along `channel_dim`."""
-    shape = [1] * x.ndim
-    shape[channel_dim] = 3
-    m = torch.tensor(mean, dtype=x.dtype).view(shape)
-    s = torch.tensor(std, dtype=x.dtype).view(shape)
-    return (x / 255.0 - m) / s
+    """Pixel values in [0, 255] (uint8 or float) -> float32 (x / 255 - mean) / std, per channel along `channel_dim`.
+
+    Computed as x * (1 / (255 std)) + (-mean / std), equal to the two-step formula up to float32
+    rounding. On CUDA one fused multiply-add reads the uint8 pixels as they are (no float copy
+    first); on CPU a float copy then in-place vectorised multiply and add is faster. `x` is not
+    modified. The output has `x`'s layout: make `x` contiguous first for a contiguous result.
+    """
+    channel_dim %= x.ndim
+    scale, bias = _affine(tuple(mean), tuple(std), x.device, x.ndim, channel_dim)
+    if x.device.type == "cuda":
+        return torch.addcmul(bias, x, scale)
+    return x.to(torch.float32, copy=True).mul_(scale).add_(bias)
 
 
 def pad_repeat_last(n_frames: int, target: int) -> np.ndarray:

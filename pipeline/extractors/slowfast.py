@@ -15,7 +15,7 @@ from torch import nn
 
 from pipeline.extractors._compat import pytorchvideo_create_slowfast
 from pipeline.extractors.base import VideoExtractor, check_frames, check_preset, seeded, tiny_weights_id
-from pipeline.extractors.frames import center_crop_resize, normalize, pad_repeat_last, uniform_indices
+from pipeline.extractors.frames import center_crop, normalize, pad_repeat_last, resize_square, uniform_indices
 from pipeline.extractors.weights import MissingWeightsError, disk_weights_id, find_first
 from pipeline.sampling import ResampleFps
 
@@ -143,11 +143,14 @@ def slow_positions(num_fast: int = 32, alpha: int = 4) -> np.ndarray:
 class SlowFastExtractor(VideoExtractor):
     """30-fps frames of a clip -> global-average-pooled slow and fast features, concatenated.
 
-    Preprocessing (per clip, CPU): pick 32 frames (`slowfast_frame_indices`), centre crop
-    `crop_size` (short side already `crop_size`), resize to the model input when it differs
-    (tiny preset only), /255, mean 0.45, std 0.225 -> float32 [3, 32, S, S] (the fast pathway).
-    The network takes the slow pathway as every 4th of those frames, runs every block but the
-    classification head, and returns [slow pooled (2048) | fast pooled (256)] = 2304 for R50.
+    Preprocessing, per clip on CPU (`preprocess_clip`): pick 32 frames (`slowfast_frame_indices`)
+    and centre crop `crop_size` (frames already have short side `crop_size`, so this is slicing)
+    -> uint8 [32, crop, crop, 3], frames first and channels last as decoded, which saves a CPU
+    transpose. Per batch on the device (`prepare_batch`): to [B, 3, 32, S, S] float, resized to
+    the model input S when it differs from the crop (tiny preset only), /255, mean 0.45, std
+    0.225 (the fast pathway). The network takes the slow pathway as every 4th of those frames,
+    runs every block but the classification head, and returns [slow pooled (2048) | fast pooled
+    (256)] = 2304 for R50.
     """
 
     name = "slowfast"
@@ -186,15 +189,29 @@ class SlowFastExtractor(VideoExtractor):
         """(fast, slow) indices into a clip of `n_frames` delivered frames."""
         return slowfast_frame_indices(n_frames, clip_frames=self.clip_frames, num_fast=self.num_fast, alpha=self.alpha)
 
+    @property
+    def clip_shape(self) -> tuple[int, int, int, int]:
+        """(num_fast, crop, crop, 3): one clip's selected, cropped frames, uint8."""
+        return (self.num_fast, self.crop_size, self.crop_size, 3)
+
     def preprocess_clip(self, frames: np.ndarray) -> torch.Tensor:
-        """uint8 [T, H, W, 3] (T ~ 60) -> float32 [3, num_fast, S, S], the normalised fast pathway."""
+        """uint8 [T, H, W, 3] (T ~ 60) -> uint8 [num_fast, crop, crop, 3]: the fast pathway's frames, centre-cropped."""
         check_frames(self.name, frames)
         fast, _ = self.frame_indices(len(frames))
-        x = center_crop_resize(frames[fast], self.crop_size, self.input_size)  # (T_fast, 3, S, S)
-        return normalize(x.permute(1, 0, 2, 3), MEAN, STD, channel_dim=0).contiguous()  # (3, T_fast, S, S)
+        return torch.from_numpy(center_crop(frames, self.crop_size, fast))
+
+    def prepare_batch(self, batch: torch.Tensor) -> torch.Tensor:
+        """uint8 [B, num_fast, crop, crop, 3] on the device -> normalised fast pathway [B, 3, num_fast, S, S]."""
+        if self.crop_size == self.input_size:
+            x = batch.permute(0, 4, 1, 2, 3).contiguous()  # (B, 3, T, S, S) uint8
+        else:
+            b, t = batch.shape[:2]
+            x = resize_square(batch.permute(0, 1, 4, 2, 3).flatten(0, 1), self.input_size)  # (B*T, 3, S, S) float
+            x = x.unflatten(0, (b, t)).transpose(1, 2).contiguous()  # (B, 3, T, S, S)
+        return normalize(x, MEAN, STD, channel_dim=1).to(self._input_dtype())
 
     def pathways(self, batch: torch.Tensor) -> list[torch.Tensor]:
-        """Fast-pathway batch [B, 3, T, S, S] -> [slow [B, 3, T // alpha, S, S], fast]."""
+        """Fast-pathway network input [B, 3, T, S, S] (`prepare_batch`'s output) -> [slow [B, 3, T // alpha, S, S], fast]."""
         index = torch.as_tensor(slow_positions(batch.shape[2], self.alpha), device=batch.device)
         return [batch.index_select(2, index), batch]
 

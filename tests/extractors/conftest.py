@@ -39,3 +39,35 @@ def empty_caches(tmp_path, monkeypatch):
     torch.hub.set_dir(str(hub))
     yield {"hf": hf, "torch_hub": hub}
     torch.hub.set_dir(old_hub)
+
+
+def _old_float_preprocess(frames: np.ndarray, crop: int, out: int, mean, std) -> torch.Tensor:
+    """The all-float per-clip CPU preprocessing the extractors used before the uint8 / device split; the reference.
+
+    uint8 [T, H, W, 3] -> float32 [T, 3, out, out]: to float, short side to `crop` (bicubic, antialiased,
+    clamped), floor-offset centre crop, resize to `out`, then (x / 255 - mean) / std.
+    """
+    import torch.nn.functional as F
+
+    def resize(x, size):
+        if tuple(x.shape[-2:]) == size:
+            return x
+        return F.interpolate(x, size=size, mode="bicubic", align_corners=False, antialias=True).clamp_(0.0, 255.0)
+
+    x = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float()
+    h, w = x.shape[-2:]
+    if min(h, w) != crop:
+        scale = crop / min(h, w)
+        x = resize(x, (max(crop, round(h * scale)), max(crop, round(w * scale))))
+        h, w = x.shape[-2:]
+    top, left = (h - crop) // 2, (w - crop) // 2
+    x = resize(x[:, :, top:top + crop, left:left + crop], (out, out)).contiguous()
+    m = torch.tensor(mean, dtype=x.dtype).view(1, 3, 1, 1)
+    s = torch.tensor(std, dtype=x.dtype).view(1, 3, 1, 1)
+    return (x / 255.0 - m) / s
+
+
+@pytest.fixture
+def old_float_preprocess():
+    """old_float_preprocess(frames, crop, out, mean, std) -> float32 [T, 3, out, out], the pre-split float path."""
+    return _old_float_preprocess

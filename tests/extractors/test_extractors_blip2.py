@@ -31,7 +31,9 @@ def test_sixteen_clips_give_one_row_each(ext, make_clips):
     feats = ext.encode_video(make_clips(16, 1, 224, 398), batch_size=16)
     assert feats.shape == (16, 32) and feats.dtype == np.float32
     assert np.isfinite(feats).all() and feats.std() > 0
-    assert ext.preprocess_clip(make_clips(1, 1, 224, 224)[0]).shape == (3, 30, 30)  # tiny vision input
+    x = ext.preprocess_clip(make_clips(1, 1, 224, 224)[0])
+    assert x.shape == (3, 224, 224) and x.dtype == torch.uint8  # the crop, uint8
+    assert ext.prepare_batch(x[None]).shape == (1, 3, 30, 30)  # the tiny vision input, made on the device
 
 
 def test_same_seed_same_features_other_seed_other_features(ext, make_clips):
@@ -48,11 +50,12 @@ def test_batch_size_does_not_change_features(ext, make_clips):
 
 def test_video_feature_is_the_first_query_output_of_the_retrieval_model(ext, make_clips):
     """HF's own contrastive path projects all 32 query outputs; ours is the first one, unprojected."""
-    pixels = torch.stack([ext.preprocess_clip(c) for c in make_clips(2, 1, 224, 224)])
+    batch = torch.stack([ext.preprocess_clip(c) for c in make_clips(2, 1, 224, 224)])
     ids = ext.tokenizer(["a cat"], return_tensors="pt")
     with torch.inference_mode():
+        pixels = ext.prepare_batch(batch)
         out = ext.model(pixel_values=pixels, input_ids=ids["input_ids"], attention_mask=ids["attention_mask"])
-        ours = F.normalize(ext.model.vision_projection(ext.encode_batch(pixels)), dim=-1)
+        ours = F.normalize(ext.model.vision_projection(ext.encode_batch(batch)), dim=-1)
     assert out.image_embeds.shape == (2, 32, 16)
     torch.testing.assert_close(ours, out.image_embeds[:, 0], atol=1e-5, rtol=1e-5)
 

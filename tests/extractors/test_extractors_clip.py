@@ -17,7 +17,7 @@ from pipeline.extractors.clip import (
     load_open_clip,
     weights_file,
 )
-from pipeline.extractors.frames import CLIP_MEAN, CLIP_STD, center_crop_resize, normalize
+from pipeline.extractors.frames import CLIP_MEAN, CLIP_STD
 
 LONG_QUERY = " ".join(["a person walks the dog along a beach"] * 6)  # > 32 tokens
 
@@ -50,13 +50,16 @@ def test_batch_size_does_not_change_features(ext, make_clips):
     np.testing.assert_allclose(ext.encode_video(clips, batch_size=1), ext.encode_video(clips, batch_size=16), atol=1e-5)
 
 
-def test_preprocess_is_centre_crop_then_clip_normalisation(ext, make_clips):
+def test_preprocess_is_the_uint8_centre_crop_and_the_model_sees_normalised_pixels(ext, make_clips, old_float_preprocess):
     (frames,) = make_clips(1, 1, 224, 398)
     x = ext.preprocess_clip(frames)
-    assert x.shape == (3, 32, 32)  # tiny input; the paper model's is 224
-    expected = normalize(center_crop_resize(frames, 224, 32)[0], CLIP_MEAN, CLIP_STD, channel_dim=0)
-    torch.testing.assert_close(x, expected)
-    assert torch.equal(ext.encode_batch(x[None]), ext.model.encode_image(x[None]).detach())
+    assert x.shape == (3, 224, 224) and x.dtype == torch.uint8  # the crop; resized to the tiny 32-px input on the device
+    assert torch.equal(x, torch.from_numpy(frames[0, :, 87:311]).permute(2, 0, 1))
+    with torch.inference_mode():
+        pixels = ext.prepare_batch(x[None])
+    assert pixels.shape == (1, 3, 32, 32) and pixels.dtype == torch.float32
+    torch.testing.assert_close(pixels, old_float_preprocess(frames, 224, 32, CLIP_MEAN, CLIP_STD), atol=1e-5, rtol=1e-5)
+    assert torch.equal(ext.encode_batch(x[None]), ext.model.encode_image(pixels).detach())
 
 
 def test_more_than_one_frame_per_clip_is_refused(ext, make_clips):

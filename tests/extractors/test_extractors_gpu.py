@@ -34,3 +34,22 @@ def test_text_features_on_cuda_match_cpu(name):
     for a, b in zip(cpu, gpu):
         assert a.tokens.shape == b.tokens.shape and b.tokens.dtype == np.float32
         assert row_cosine(a.tokens, b.tokens).min() > 0.99
+
+
+@pytest.mark.parametrize(("name", "n_frames"), [("slowfast", 60), ("clip", 1), ("blip2", 1)])
+def test_uint8_batch_is_prepared_on_the_gpu_like_on_cpu(name, n_frames, make_clips):
+    """The uint8 batch is converted, resized and normalised on the GPU, in the autocast dtype under AMP."""
+    cpu_ext = build_extractor(name, device="cpu")
+    gpu_ext = build_extractor(name, device="cuda")
+    batch = torch.stack([cpu_ext.preprocess_clip(c) for c in make_clips(3, n_frames, 224, 300)])
+    assert batch.dtype == torch.uint8
+    with torch.inference_mode():
+        ref = cpu_ext.prepare_batch(batch)
+        out = gpu_ext.prepare_batch(batch.cuda())
+    assert out.is_cuda and out.dtype == gpu_ext._autocast_dtype() and out.shape == ref.shape
+    torch.testing.assert_close(out.float().cpu(), ref, atol=0.05, rtol=0.02)  # bf16 rounding of the network input
+    gpu_ext.amp = False
+    with torch.inference_mode():
+        exact = gpu_ext.prepare_batch(batch.cuda())
+    assert exact.dtype == torch.float32
+    torch.testing.assert_close(exact.cpu(), ref, atol=1e-4, rtol=1e-4)

@@ -68,12 +68,16 @@ def test_short_clips_are_padded_with_their_last_frame():
 
 def test_the_network_sees_exactly_those_frames(ext):
     x = ext.preprocess_clip(numbered_frames(60))
-    assert x.shape == (3, 32, 32, 32)
+    assert x.shape == (32, 32, 32, 3) and x.dtype == torch.uint8  # frames first, channels last, as decoded
     fast, slow = slowfast_frame_indices(60)
-    assert frame_numbers(x) == fast.tolist()
-    slow_x, fast_x = ext.pathways(x[None])
+    assert x[:, 0, 0, 0].tolist() == fast.tolist()
+    with torch.inference_mode():
+        pixels = ext.prepare_batch(x[None])
+    assert pixels.shape == (1, 3, 32, 32, 32) and pixels.dtype == torch.float32
+    assert frame_numbers(pixels[0]) == fast.tolist()
+    slow_x, fast_x = ext.pathways(pixels)
     assert slow_x.shape == (1, 3, 8, 32, 32)
-    assert frame_numbers(slow_x[0]) == slow.tolist() and torch.equal(fast_x[0], x)
+    assert frame_numbers(slow_x[0]) == slow.tolist() and torch.equal(fast_x, pixels)
 
 
 def test_paper_crop_of_224_frames(make_clips):
@@ -81,7 +85,9 @@ def test_paper_crop_of_224_frames(make_clips):
     tiny = SlowFastExtractor.tiny(seed=0)
     assert tiny.crop_size == 224 and tiny.clip_frames == 60
     (frames,) = make_clips(1, 60, 224, 398)
-    assert tiny.preprocess_clip(frames).shape == (3, 32, 32, 32)
+    x = tiny.preprocess_clip(frames)
+    assert x.shape == (32, 224, 224, 3) and x.dtype == torch.uint8
+    assert tiny.prepare_batch(x[None]).shape == (1, 3, 32, 32, 32)  # resized to the tiny input on the device
 
 
 def test_features_are_pooled_slow_then_fast_before_the_head_projection(ext, make_clips):
@@ -91,7 +97,7 @@ def test_features_are_pooled_slow_then_fast_before_the_head_projection(ext, make
     head = ext.model.blocks[-1].proj.register_forward_pre_hook(lambda m, i: seen.setdefault("head_in", i[0].clone()))
     try:
         with torch.inference_mode():
-            ext.model(ext.pathways(x))  # the whole network, classifier included
+            ext.model(ext.pathways(ext.prepare_batch(x)))  # the whole network, classifier included
     finally:
         stages.remove()
         head.remove()
@@ -138,5 +144,5 @@ def test_paper_architecture_gives_2304_features():
     model = build_slowfast("paper")
     ext = SlowFastExtractor(model, preset="paper", weights_id="test:random")
     assert ext.dim == 2304 and ext.input_size == 224
-    x = torch.zeros(1, 3, 32, 224, 224)
+    x = torch.zeros(1, 32, 224, 224, 3, dtype=torch.uint8)  # one preprocess_clip output
     assert ext.encode_batch(x).shape == (1, 2304)
