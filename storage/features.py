@@ -134,32 +134,37 @@ class FeatureStore:
         }
 
     # reading -------------------------------------------------------------------------------
-    def attrs(self, kind: Kind, extractor: str, key: object) -> dict[str, Any] | None:
-        """Attributes of a complete entry, or None when it is absent, unreadable or incomplete."""
+    def _complete_node(self, kind: Kind, extractor: str, key: object):
+        """The entry's array or group if it is complete, else None (one metadata read)."""
         path = self.entry_path(kind, extractor, key)
         try:
-            attrs = dict(self.root[path].attrs)
+            node = self.root[path]
         except (KeyError, FileNotFoundError, ValueError) as exc:  # absent, or metadata cut short by a kill
             if not isinstance(exc, KeyError):
                 log.warning("%s/%s: unreadable entry metadata (%s); treating it as missing", self.url, path, exc)
             return None
-        return attrs if attrs.get(COMPLETE) is True else None
+        return node if node.attrs.get(COMPLETE) is True else None
+
+    def attrs(self, kind: Kind, extractor: str, key: object) -> dict[str, Any] | None:
+        """Attributes of a complete entry, or None when it is absent, unreadable or incomplete."""
+        node = self._complete_node(kind, extractor, key)
+        return None if node is None else dict(node.attrs)
+
+    def _require(self, kind: Kind, extractor: str, key: object):
+        node = self._complete_node(kind, extractor, key)
+        if node is None:
+            path = self.entry_path(kind, extractor, key)
+            raise KeyError(f"{self.url}: no complete entry {path}; run `videolights extract` for it")
+        return node
 
     def read_video(self, extractor: str, vid: str) -> np.ndarray:
         """The stored `[n_clips, dim]` array (stored dtype). Raises KeyError naming the entry if absent."""
-        path = self.entry_path("video", extractor, vid)
-        if self.attrs("video", extractor, vid) is None:
-            raise KeyError(f"{self.url}: no complete entry {path}; run `videolights extract` for it")
-        return self.root[path][...]
+        return self._require("video", extractor, vid)[...]
 
     def read_text(self, extractor: str, qid: object) -> tuple[np.ndarray, np.ndarray | None]:
         """(tokens `[n_tokens, dim]`, pooled `[dim]` or None) of a query."""
-        path = self.entry_path("text", extractor, qid)
-        attrs = self.attrs("text", extractor, qid)
-        if attrs is None:
-            raise KeyError(f"{self.url}: no complete entry {path}; run `videolights extract` for it")
-        group = self.root[path]
-        pooled = group["pooled"][...] if attrs.get("has_pooled") else None
+        group = self._require("text", extractor, qid)
+        pooled = group["pooled"][...] if group.attrs.get("has_pooled") else None
         return group["tokens"][...], pooled
 
     def keys(self, kind: Kind, extractor: str) -> list[str]:
