@@ -15,8 +15,12 @@ from model.layers.encoder import EncoderLayer
 from model.layers.position import LearnedPositionalEncoding
 from model.layers.projection import InputProjection
 from model.losses.criterion import MATCHED_TERMS, SetCriterion
+from model.losses.taskweave import TaskWeaveCriterion
+from model.losses.trdetr import TRDETRCriterion
 from model.matcher import HungarianMatcher
 from model.postprocess import PostProcess
+from model.taskweave import build_taskweave
+from model.trdetr import build_trdetr
 from model.unijfm import UniJFM
 from model.videolights import VideoLights
 
@@ -46,6 +50,27 @@ def _build_videolights(cfg: ModelConfig) -> VideoLights:
 #: ModelConfig.name -> builder. TR-DETR and TaskWeave register here next to VideoLights.
 MODEL_REGISTRY: dict[str, Callable[[ModelConfig], nn.Module]] = {
     "videolights": _build_videolights,
+    "trdetr": build_trdetr,
+    "taskweave": build_taskweave,
+}
+
+
+CriterionChoice = tuple[type[SetCriterion], dict[str, Any]]
+
+
+def _trdetr_criterion(loss: LossConfig) -> CriterionChoice:
+    options = {"local_temperature": loss.local_temperature}
+    return TRDETRCriterion, {**options, "global_temperature": loss.global_temperature}
+
+
+def _taskweave_criterion(loss: LossConfig) -> CriterionChoice:
+    return TaskWeaveCriterion, {"uncertainty": loss.uncertainty_weighting}
+
+
+#: ModelConfig.name -> (criterion class, its model-specific options); default SetCriterion.
+CRITERION_REGISTRY: dict[str, Callable[[LossConfig], CriterionChoice]] = {
+    "trdetr": _trdetr_criterion,
+    "taskweave": _taskweave_criterion,
 }
 
 
@@ -61,6 +86,8 @@ def build_weight_dict(loss: LossConfig, dec_layers: int) -> dict[str, float]:
         # W_j = (epoch + 1) * hard_coefficient is applied inside the criterion
         "loss_hard_pos": sal if loss.hard_coefficient else 0.0,
         "loss_hard_neg": sal if loss.hard_coefficient else 0.0,
+        "loss_local": loss.local_regulator_weight,
+        "loss_global": loss.global_regulator_weight,
     }
     if loss.moment_losses:
         weights.update(
@@ -89,7 +116,9 @@ def build_model(cfg: ExperimentConfig) -> tuple[nn.Module, SetCriterion, PostPro
         )
     loss = cfg.loss
     matcher = HungarianMatcher(loss.match_cost_span, loss.match_cost_giou, loss.match_cost_class)
-    criterion = SetCriterion(
+    criterion_options = CRITERION_REGISTRY.get(cfg.model.name)
+    criterion_cls, options = criterion_options(loss) if criterion_options else (SetCriterion, {})
+    criterion = criterion_cls(
         matcher,
         build_weight_dict(loss, cfg.model.dec_layers),
         eos_coef=loss.eos_coef,
@@ -98,6 +127,7 @@ def build_model(cfg: ExperimentConfig) -> tuple[nn.Module, SetCriterion, PostPro
         rank_levels=loss.rank_levels,
         hard_coefficient=loss.hard_coefficient,
         align_temperature=loss.alignment_temperature,
+        **options,
     )
     return builder(cfg.model), criterion, PostProcess(cfg.train.clip_seconds, cfg.train.max_windows)
 

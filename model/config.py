@@ -6,13 +6,21 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-VideoFeature = Literal["slowfast", "clip", "blip"]
-TextFeature = Literal["clip", "blip"]
+# Names are the feature store's extractor names (pipeline.extractors registry keys).
+VideoFeature = Literal["slowfast", "clip", "blip2"]
+TextFeature = Literal["clip", "blip2"]
+ExtractorPreset = Literal["paper", "tiny"]
 
 #: Per-clip dimension of each frozen video encoder, in the canonical concatenation order.
-VIDEO_FEATURE_DIMS: dict[str, int] = {"slowfast": 2304, "clip": 512, "blip": 768}
+VIDEO_FEATURE_DIMS: dict[str, int] = {"slowfast": 2304, "clip": 512, "blip2": 768}
 #: Per-token dimension of each frozen text encoder, in the canonical concatenation order.
-TEXT_FEATURE_DIMS: dict[str, int] = {"clip": 512, "blip": 768}
+TEXT_FEATURE_DIMS: dict[str, int] = {"clip": 512, "blip2": 768}
+#: (video, text) dims per extractor preset: the paper encoders, or the small random "tiny"
+#: encoders of pipeline.extractors (tests, demo); a test checks these against the built ones.
+PRESET_FEATURE_DIMS: dict[str, tuple[dict[str, int], dict[str, int]]] = {
+    "paper": (VIDEO_FEATURE_DIMS, TEXT_FEATURE_DIMS),
+    "tiny": ({"slowfast": 288, "clip": 32, "blip2": 32}, {"clip": 32, "blip2": 32}),
+}
 #: Two temporal-endpoint features [i/L, (i+1)/L] appended to every clip.
 TEMPORAL_ENDPOINT_DIMS = 2
 
@@ -44,6 +52,10 @@ class FeatureSet(_Frozen):
     temporal_endpoints: bool = Field(
         True, description="Append the two temporal-endpoint features [i/L, (i+1)/L] per clip."
     )
+    extractor_preset: ExtractorPreset = Field(
+        "paper",
+        description="Encoders that produce the features: the paper's, or the tiny random ones.",
+    )
 
     @model_validator(mode="after")
     def _canonical_order(self) -> FeatureSet:
@@ -55,9 +67,10 @@ class FeatureSet(_Frozen):
 
     def dims(self) -> tuple[int, int]:
         """Return (video_dim, text_dim), e.g. (2818, 512) for SlowFast+CLIP / CLIP."""
-        video = sum(VIDEO_FEATURE_DIMS[n] for n in self.video)
+        video_dims, text_dims = PRESET_FEATURE_DIMS[self.extractor_preset]
+        video = sum(video_dims[n] for n in self.video)
         video += TEMPORAL_ENDPOINT_DIMS if self.temporal_endpoints else 0
-        return video, sum(TEXT_FEATURE_DIMS[n] for n in self.text)
+        return video, sum(text_dims[n] for n in self.text)
 
 
 class ModelConfig(_Frozen):
@@ -94,6 +107,23 @@ class ModelConfig(_Frozen):
     align_dim: int = Field(
         64, ge=0, description="Size of the query/text alignment projections; 0 disables them."
     )
+    feedback: Literal["none", "moment", "highlight", "both"] = Field(
+        "none",
+        description="TaskWeave inter-task feedback: MR->HD ('moment', MgF), HD->MR "
+        "('highlight', HgF), both at once, or none (paper Table 7).",
+    )
+    feedback_start_epoch: int = Field(
+        0, ge=0, description="TaskWeave: 0-based training epoch from which feedback is used."
+    )
+    mr_expert: Literal["identity", "linear", "cnn", "transformer"] = Field(
+        "cnn", description="TaskWeave MR-specific expert network (paper Table 5)."
+    )
+    hd_expert: Literal["identity", "linear", "cnn", "transformer"] = Field(
+        "identity", description="TaskWeave HD-specific expert network (paper Table 5)."
+    )
+    temporal_kernel: int = Field(
+        5, ge=1, description="TaskWeave: max-pooling / CNN-expert window in clips (odd)."
+    )
 
     @model_validator(mode="after")
     def _heads_divide(self) -> ModelConfig:
@@ -102,6 +132,8 @@ class ModelConfig(_Frozen):
                 f"hidden_dim={self.hidden_dim} must be a multiple of 4 (anchor sine embedding) "
                 f"and divisible by num_heads={self.num_heads}"
             )
+        if self.temporal_kernel % 2 == 0:
+            raise ValueError(f"temporal_kernel={self.temporal_kernel} must be odd (centred window)")
         return self
 
 
@@ -137,6 +169,23 @@ class LossConfig(_Frozen):
     alignment_weight: float = Field(0.01, ge=0, description="lambda_al of the alignment loss.")
     alignment_temperature: float = Field(
         0.07, gt=0, description="Temperature of the query-token contrastive loss."
+    )
+    local_regulator_weight: float = Field(
+        0.0, ge=0, description="TR-DETR lambda_lg of the local regulator (Eqs. 3-4)."
+    )
+    global_regulator_weight: float = Field(
+        0.0, ge=0, description="TR-DETR lambda_lg of the global regulator (Eq. 5)."
+    )
+    local_temperature: float = Field(
+        1.0, gt=0, description="TR-DETR: divides the local cosine (1 = the paper's Eq. 3)."
+    )
+    global_temperature: float = Field(
+        0.07, gt=0, description="TR-DETR: temperature of the global InfoNCE (release: 0.07)."
+    )
+    uncertainty_weighting: bool = Field(
+        False,
+        description="TaskWeave joint loss (Eq. 9): MR and HD sums weighted by learnable "
+        "uncertainties; False = plain weighted sum.",
     )
 
 
@@ -196,6 +245,14 @@ class ExperimentConfig(_Frozen):
             "loss.neg_pair_weight > 0 needs model.negative_pairs=True": (
                 self.loss.neg_pair_weight > 0,
                 self.model.negative_pairs,
+            ),
+            "loss.local/global_regulator_weight > 0 needs model.name='trdetr'": (
+                self.loss.local_regulator_weight > 0 or self.loss.global_regulator_weight > 0,
+                self.model.name == "trdetr",
+            ),
+            "loss.uncertainty_weighting needs model.name='taskweave'": (
+                self.loss.uncertainty_weighting,
+                self.model.name == "taskweave",
             ),
         }
         for message, (wanted, available) in needs.items():

@@ -50,6 +50,25 @@ def gather_span_clips(features: Tensor, first: Tensor, last: Tensor) -> tuple[Te
     return clips, lengths
 
 
+def encode_span(gru: nn.GRU, features: Tensor, first: Tensor, last: Tensor) -> Tensor:
+    """Last GRU state after reading clips first..last (inclusive) of every video.
+
+    Args:
+        gru: batch-first GRU with input size D.
+        features: float (B, L, D) clip features.
+        first: int (B,) first clip index.
+        last: int (B,) last clip index (>= first).
+
+    Returns:
+        float (B, H) state of the GRU's last layer after each span's last clip.
+    """
+    clips, lengths = gather_span_clips(features, first, last)  # (B, S, D), (B,)
+    # packing makes the state the one after the span's last clip, not after zero padding
+    packed = pack_padded_sequence(clips, lengths.cpu(), batch_first=True, enforce_sorted=False)
+    _, state = gru(packed)  # (layers, B, H)
+    return state[-1]
+
+
 class UniJFM(nn.Module):
     """GRU over the top-1 span's projected clips; its last state g_mr reweights the memory.
 
@@ -87,11 +106,7 @@ class UniJFM(nn.Module):
             clip_range: int64 (B, 2) inclusive (first, last) clips fed to the GRU.
         """
         first, last = top1_clip_range(pred_logits, pred_spans, video_mask.sum(1))
-        clips, lengths = gather_span_clips(video, first, last)  # (B, S, D), (B,)
-        # packing makes the state the one after the span's last clip, not after zero padding
-        packed = pack_padded_sequence(clips, lengths.cpu(), batch_first=True, enforce_sorted=False)
-        _, state = self.gru(packed)  # (1, B, D)
-        g_mr = state[-1]  # (B, D)
+        g_mr = encode_span(self.gru, video, first, last)  # (B, D)
         weight = torch.einsum("bld,bd->bl", video, g_mr)  # (B, L)
         reweighted = memory * (1.0 + weight.unsqueeze(-1))
         saliency = self.proj(reweighted).sum(-1) * self.scale

@@ -58,7 +58,16 @@ class SetCriterion(nn.Module):
         self.eos_coef, self.saliency_margin = eos_coef, saliency_margin
         self.rank_tau, self.rank_levels = rank_tau, rank_levels
         self.hard_coefficient, self.align_temperature = hard_coefficient, align_temperature
-        families: dict[tuple[str, ...], Callable[..., dict[str, Tensor]]] = {
+        self.families = families = self._loss_families()
+        unknown = {k.rsplit("_", 1)[0] if k[-1].isdigit() else k for k in self.weight_dict}
+        unknown -= {k for keys in families for k in keys}
+        if unknown:
+            known = sorted(k for keys in families for k in keys)
+            raise ValueError(f"weight_dict names unknown terms {sorted(unknown)}; known: {known}")
+
+    def _loss_families(self) -> dict[tuple[str, ...], Callable[..., dict[str, Tensor]]]:
+        """Term names -> the method computing them; subclasses add their models' terms."""
+        return {
             ("loss_span", "loss_giou"): self.loss_spans,
             ("loss_label",): self.loss_labels,
             ("loss_align_query",): self.loss_align_query,
@@ -70,12 +79,6 @@ class SetCriterion(nn.Module):
             ("loss_task_coupled",): self.loss_task_coupled,
             ("loss_hard_pos", "loss_hard_neg"): self.loss_hard,
         }
-        self.families = families
-        unknown = {k.rsplit("_", 1)[0] if k[-1].isdigit() else k for k in self.weight_dict}
-        unknown -= {k for keys in families for k in keys}
-        if unknown:
-            known = sorted(k for keys in families for k in keys)
-            raise ValueError(f"weight_dict names unknown terms {sorted(unknown)}; known: {known}")
 
     def _active(self, suffix: str = "", matched_only: bool = False) -> list[Callable]:
         return [
@@ -90,7 +93,7 @@ class SetCriterion(nn.Module):
         return self.matcher(outputs["pred_logits"], outputs["pred_spans"], spans)
 
     def forward(self, outputs: dict[str, Any], targets: dict[str, Any]) -> dict[str, Tensor]:
-        """Return {term: weighted value} for every active term, plus "total" (their sum)."""
+        """Return {term: weighted value} for every active term, plus "total" (see _total)."""
         needs_match = any(k in self.weight_dict for k in MATCHED_TERMS)
         indices = self._match(outputs, targets) if needs_match else None
         terms: dict[str, Tensor] = {}
@@ -106,8 +109,12 @@ class SetCriterion(nn.Module):
                 found = method(layer_outputs, targets, layer_indices)
                 terms.update({f"{k}_{i}": v for k, v in found.items()})
         weighted = {k: v * self.weight_dict[k] for k, v in terms.items() if k in self.weight_dict}
-        weighted["total"] = torch.stack(list(weighted.values())).sum()
+        weighted["total"] = self._total(weighted, outputs)
         return weighted
+
+    def _total(self, weighted: dict[str, Tensor], outputs: dict[str, Any]) -> Tensor:
+        """The objective from the weighted terms: their sum (subclasses may combine otherwise)."""
+        return torch.stack(list(weighted.values())).sum()
 
     # --- moment retrieval -------------------------------------------------------------
     def loss_spans(self, outputs: dict, targets: dict, indices: Indices) -> dict[str, Tensor]:

@@ -91,7 +91,7 @@ def test_configs_are_frozen_and_reject_typos() -> None:
 
 
 def test_feature_sets_and_their_order() -> None:
-    sf_b = FeatureSet(video=("slowfast", "blip"), text=("blip",))
+    sf_b = FeatureSet(video=("slowfast", "blip2"), text=("blip2",))
     assert sf_b.dims() == (2304 + 768 + 2, 768)
     with pytest.raises(ValidationError, match="order"):
         FeatureSet(video=("clip", "slowfast"))
