@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Optional
 
 import typer
 
+from flows.cli_common import RichProgress, fail
 from flows.runtime import apply_defaults
+from flows.synthesize_cli import synthesize as synthesize_cmd
 
 apply_defaults()
 
@@ -19,42 +20,6 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
 @app.callback()
 def _root() -> None:
     """VideoLights pipeline: decode, extract, synthesize, train, evaluate, predict."""
-
-
-class _RichProgress:
-    """Draws pipeline.progress events as rich progress bars on stderr (when it is a terminal)."""
-
-    def __init__(self) -> None:
-        from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-        self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                 TimeElapsedColumn(), console=Console(stderr=True),
-                                 disable=not sys.stderr.isatty())
-        self.tasks: dict[str, int] = {}
-
-    def __enter__(self) -> "_RichProgress":
-        self.progress.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.progress.stop()
-
-    def start(self, key: str, total: int, description: str) -> None:
-        self.tasks[key] = self.progress.add_task(description, total=total)
-
-    def advance(self, key: str, n: int = 1) -> None:
-        if key in self.tasks:
-            self.progress.advance(self.tasks[key], n)
-
-    def finish(self, key: str) -> None:
-        if key in self.tasks:
-            self.progress.update(self.tasks[key], visible=True)
-
-
-def _fail(message: str) -> None:
-    typer.secho(message, fg=typer.colors.RED, err=True)
-    raise typer.Exit(code=2)
 
 
 @app.command()
@@ -78,10 +43,10 @@ def decode(
         config = DecodeConfig(clip_seconds=clip_seconds, backend=backend)
         videos = [str(p) for p in list_videos(video_dir)]
     except (ValidationError, FileNotFoundError) as exc:
-        _fail(str(exc))
+        fail(str(exc))
     if not videos:
-        _fail(f"{video_dir}: no video files found")
-    with _RichProgress() as bar, progress.listening(bar):
+        fail(f"{video_dir}: no video files found")
+    with RichProgress() as bar, progress.listening(bar):
         summary = with_workers(decode_flow, workers)(videos=videos, store=store, config=config, force=force)
     typer.echo(summary.text())
     raise typer.Exit(code=0 if summary.ok else 1)
@@ -115,10 +80,10 @@ def extract(
                                preset=preset, device=device, weights_dir=str(weights_dir) if weights_dir else None,
                                batch_size=batch_size, decode=DecodeConfig(clip_seconds=clip_seconds))
     except ValidationError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     if not videos.is_dir():
-        _fail(f"{videos}: not a directory of videos")
-    with _RichProgress() as bar, progress.listening(bar):
+        fail(f"{videos}: not a directory of videos")
+    with RichProgress() as bar, progress.listening(bar):
         summary = extract_flow(store=store, video_dir=str(videos), annotations=str(dataset) if dataset else None,
                                dataset=dataset_kind, config=config, shard_size=shard_size, force=force)
     typer.echo(summary.text())
@@ -138,13 +103,13 @@ def import_features_cmd(
     from storage import FeatureStore
 
     if kind not in ("video", "text"):
-        _fail(f"--kind must be 'video' or 'text', got {kind!r}")
+        fail(f"--kind must be 'video' or 'text', got {kind!r}")
     if not src.is_dir():
-        _fail(f"{src}: not a directory of npz files")
+        fail(f"{src}: not a directory of npz files")
     try:
         n = import_features(src, FeatureStore(store), extractor, kind, release_spec(extractor, version=version))
     except ValueError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     typer.echo(f"imported {n} {kind}/{extractor} entries from {src} into {store}")
 
 
@@ -160,7 +125,7 @@ def export_features_cmd(
     from storage import FeatureStore
 
     if kind not in ("video", "text"):
-        _fail(f"--kind must be 'video' or 'text', got {kind!r}")
+        fail(f"--kind must be 'video' or 'text', got {kind!r}")
     n = export_features(FeatureStore(store, mode="r"), extractor, kind, out)
     typer.echo(f"exported {n} {kind}/{extractor} entries to {out}")
 
@@ -176,7 +141,7 @@ def model_info(preset: Optional[str] = typer.Argument(None, help="a preset name;
     try:
         typer.echo(describe_preset(preset))
     except ValueError as exc:
-        _fail(str(exc))
+        fail(str(exc))
 
 
 @app.command()
@@ -194,11 +159,11 @@ def evaluate(
 
     for path in (submission, ground_truth):
         if not path.is_file():
-            _fail(f"{path}: file not found")
+            fail(f"{path}: file not found")
     try:
         metrics = evaluate_files(submission, ground_truth, dataset=dataset, extended=extended)
     except (SubmissionError, ValueError) as exc:
-        _fail(str(exc))
+        fail(str(exc))
     text = json.dumps(metrics, indent=4)
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -218,11 +183,191 @@ def demo(
 
     videos = generate_demo_videos(out / "videos")
     store = out / "store"
-    with _RichProgress() as bar, progress.listening(bar):
+    with RichProgress() as bar, progress.listening(bar):
         summary = with_workers(decode_flow, workers)(videos=[str(p) for p in videos], store=str(store))
     typer.echo(summary.text())
     typer.echo(f"videos: {out / 'videos'}\nfeature store: {store} (clip grids under video/clips/)")
     raise typer.Exit(code=0 if summary.ok else 1)
+
+
+# --- training and inference (train, infer, predict) -----------------------------------------
+
+
+def _parse_features(features: Optional[str], extractor_preset: Optional[str], preset: str):
+    """--features "slowfast,clip/clip" and --extractor-preset -> a FeatureSet (None = the preset's)."""
+    from model.config import FeatureSet
+    from model.presets import get_preset
+
+    if features is None and extractor_preset is None:
+        return None
+    if features is None:
+        base = get_preset(preset).features
+        if base is None:
+            fail(f"preset {preset!r} has no feature set; pass --features VIDEO/TEXT, e.g. clip/clip")
+        return base.model_copy(update={"extractor_preset": extractor_preset})
+    video, sep, text = features.partition("/")
+    if not sep or not video.strip() or not text.strip():
+        fail(f"--features {features!r}: expected VIDEO/TEXT encoder lists, e.g. slowfast,clip/clip")
+    return FeatureSet(video=tuple(v.strip() for v in video.split(",") if v.strip()),
+                      text=tuple(t.strip() for t in text.split(",") if t.strip()),
+                      extractor_preset=extractor_preset or "paper")
+
+
+def _parse_options(options: list[str]) -> dict:
+    """["dec_layers=2", "fra=false"] -> {"dec_layers": 2, "fra": False} (values read as JSON, else text)."""
+    import json
+
+    parsed = {}
+    for option in options:
+        key, sep, value = option.partition("=")
+        if not sep or not key.strip():
+            fail(f"--model-option {option!r}: expected KEY=VALUE, e.g. dec_layers=2")
+        try:
+            parsed[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            parsed[key.strip()] = value
+    return parsed
+
+
+@app.command("train")
+def train_cmd(
+    preset: str = typer.Option(..., "--preset", help="model preset (see `videolights model-info`)"),
+    train_annotations: Path = typer.Option(..., "--train", help="training annotations jsonl"),
+    val_annotations: Optional[Path] = typer.Option(None, "--val", help="validation annotations jsonl (best.ckpt)"),
+    dataset_kind: str = typer.Option("qvhighlights", "--dataset-kind",
+                                     help="qvhighlights | charades_sta | tvsum | pretrain"),
+    val_kind: Optional[str] = typer.Option(None, "--val-kind", help="format of --val (default: --dataset-kind)"),
+    store: str = typer.Option(..., "--store", help="feature store: a folder or an fsspec URL"),
+    out: Path = typer.Option(..., "--out", help="run folder: last.ckpt, best.ckpt, metrics.jsonl"),
+    epochs: Optional[int] = typer.Option(None, "--epochs", min=1, help="override the preset's epochs"),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1, help="override the preset's batch size"),
+    lr: Optional[float] = typer.Option(None, "--lr", help="override the preset's learning rate"),
+    eval_every: Optional[int] = typer.Option(None, "--eval-every", min=1, help="evaluate every N epochs"),
+    seed: Optional[int] = typer.Option(None, "--seed", help="override the preset's seed"),
+    device: str = typer.Option("auto", "--device", help="auto | cpu | cuda | cuda:N"),
+    num_workers: int = typer.Option(0, "--num-workers", min=0, help="DataLoader worker processes"),
+    cache: bool = typer.Option(True, "--cache/--no-cache", help="hold the features in memory"),
+    resume: bool = typer.Option(False, "--resume", help="continue the run in --out from its last.ckpt"),
+    init_from: Optional[Path] = typer.Option(None, "--init-from", help="pretraining checkpoint to fine-tune"),
+    stage: Optional[str] = typer.Option(None, "--stage",
+                                        help="pretrain | finetune | train (default: finetune with --init-from)"),
+    features: Optional[str] = typer.Option(None, "--features", help="VIDEO/TEXT encoders, e.g. slowfast,clip/clip"),
+    extractor_preset: Optional[str] = typer.Option(None, "--extractor-preset", help="paper | tiny features"),
+    model_option: Optional[list[str]] = typer.Option(
+        None, "--model-option", help="KEY=VALUE ModelConfig override (repeatable), e.g. fra=false"),
+    domain: Optional[str] = typer.Option(None, "--domain", help="TVSum: train one domain's model (BK, BT, ...)"),
+) -> None:
+    """Train, pretrain or fine-tune a model on stored features; prints where the checkpoints are."""
+    from pydantic import ValidationError
+
+    from pipeline import progress
+    from pipeline.datasets import AnnotationError, MissingFeaturesError
+    from pipeline.training import TrainRunConfig, train
+
+    try:
+        config = TrainRunConfig(
+            preset=preset, train_annotations=str(train_annotations),
+            val_annotations=str(val_annotations) if val_annotations else None, dataset_kind=dataset_kind,
+            val_kind=val_kind, store=store, out_dir=str(out),
+            features=_parse_features(features, extractor_preset, preset),
+            model_overrides=_parse_options(model_option or []), domain=domain, epochs=epochs,
+            batch_size=batch_size, lr=lr, eval_every=eval_every, seed=seed, device=device,
+            num_workers=num_workers, cache=cache, init_from=str(init_from) if init_from else None, resume=resume,
+            stage=stage or ("finetune" if init_from else "train"))
+    except (ValidationError, ValueError) as exc:
+        fail(str(exc))
+    try:
+        with RichProgress() as bar, progress.listening(bar):
+            result = train(config)
+    except KeyboardInterrupt:
+        typer.secho(f"interrupted; continue with the same command plus --resume ({out}/last.ckpt)",
+                    fg=typer.colors.YELLOW, err=True)
+        raise typer.Exit(code=130)
+    except (FileNotFoundError, FileExistsError, ValueError, AnnotationError, MissingFeaturesError) as exc:
+        fail(str(exc))
+    typer.echo(f"trained {preset}: epochs {result.first_epoch}..{result.final_epoch} in {result.seconds:.1f} s")
+    if result.missing_keys or result.unexpected_keys:
+        typer.echo(f"init from {init_from}: {len(result.missing_keys)} missing keys {result.missing_keys[:5]}, "
+                   f"{len(result.unexpected_keys)} unexpected keys {result.unexpected_keys[:5]}")
+    if result.best_checkpoint is not None:
+        typer.echo(f"best: score {result.best_score:.2f} at epoch {result.best_epoch} -> {result.best_checkpoint}")
+    typer.echo(f"last: {result.last_checkpoint}\nmetrics: {result.metrics_path}")
+
+
+@app.command("infer")
+def infer_cmd(
+    checkpoint: Path = typer.Option(..., "--checkpoint", help="a checkpoint (best.ckpt / last.ckpt)"),
+    dataset: Path = typer.Option(..., "--dataset", help="annotations jsonl of the split to predict"),
+    store: str = typer.Option(..., "--store", help="feature store holding the split's features"),
+    out: Path = typer.Option(..., "--out", help="submission jsonl to write"),
+    dataset_kind: Optional[str] = typer.Option(None, "--dataset-kind", help="default: the checkpoint's"),
+    device: str = typer.Option("auto", "--device", help="auto | cpu | cuda | cuda:N"),
+    batch_size: int = typer.Option(64, "--batch-size", min=1, help="samples per forward pass"),
+) -> None:
+    """Write the official submission jsonl of a dataset split for a checkpoint."""
+    from pipeline import progress
+    from pipeline.datasets import AnnotationError, MissingFeaturesError
+    from pipeline.inference import infer
+
+    for path in (checkpoint, dataset):
+        if not path.is_file():
+            fail(f"{path}: file not found")
+    try:
+        with RichProgress() as bar, progress.listening(bar):
+            result = infer(checkpoint, dataset, store, out, dataset_kind=dataset_kind, device=device,
+                           batch_size=batch_size)
+    except (FileNotFoundError, ValueError, AnnotationError, MissingFeaturesError) as exc:
+        fail(str(exc))
+    typer.echo(f"wrote {result.n_rows} {result.dataset_kind} predictions to {result.path} in {result.seconds:.1f} s")
+
+
+@app.command("predict")
+def predict_cmd(
+    video: Path = typer.Argument(..., help="a video file"),
+    queries: list[str] = typer.Argument(..., help="one or more text queries"),
+    checkpoint: Path = typer.Option(..., "--checkpoint", help="a checkpoint (best.ckpt / last.ckpt)"),
+    out: Optional[Path] = typer.Option(None, "--out", help="write the predictions as JSON here"),
+    plot: Optional[Path] = typer.Option(None, "--plot", help="draw saliency and moments into this PNG"),
+    device: str = typer.Option("auto", "--device", help="auto | cpu | cuda | cuda:N"),
+    extract_preset: Optional[str] = typer.Option(None, "--extract-preset", help="default: the checkpoint's"),
+    weights_dir: Optional[Path] = typer.Option(None, "--weights-dir", help="where paper extractor weights are"),
+) -> None:
+    """Predict moments and per-clip saliency of each QUERY on VIDEO (long videos in overlapping windows)."""
+    import json
+
+    from pipeline import progress
+    from pipeline.extractors import MissingWeightsError
+    from pipeline.inference import Predictor, plot_prediction
+    from pipeline.video import VideoDecodeError
+
+    for path in (checkpoint, video):
+        if not path.is_file():
+            fail(f"{path}: file not found")
+    try:
+        with RichProgress() as bar, progress.listening(bar):
+            predictor = Predictor.from_checkpoint(checkpoint, extract_preset=extract_preset, device=device,
+                                                  weights_dir=weights_dir)
+            results = predictor.predict(video, queries)
+    except (FileNotFoundError, ValueError, VideoDecodeError, MissingWeightsError) as exc:
+        fail(str(exc))
+    text = json.dumps(results, indent=2)
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text + "\n")
+    if plot is not None:
+        plot_prediction(results, plot)
+    if out is None:
+        typer.echo(text)
+    for res in results:
+        best = res["pred_relevant_windows"][0] if res["pred_relevant_windows"] else None
+        where = f"{best[0]:.1f}-{best[1]:.1f} s (score {best[2]:.3f})" if best else "no moment"
+        typer.echo(f"{res['query']!r}: top moment {where}", err=out is None)
+    for path in (out, plot):
+        if path is not None:
+            typer.echo(f"wrote {path}")
+
+
+app.command("synthesize")(synthesize_cmd)
 
 
 def main() -> None:

@@ -1,0 +1,194 @@
+"""Batch inference over a dataset split: official submission rows, written as JSON lines."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import tempfile
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from model.postprocess import PostProcess
+from pipeline import progress
+from pipeline.datasets import model_inputs, to_device
+
+log = logging.getLogger(__name__)
+
+PROGRESS_KEY = "infer"
+
+
+def autocast(device: torch.device, dtype: torch.dtype | None) -> contextlib.AbstractContextManager:
+    """Autocast to `dtype` on `device`, or nothing when dtype is None."""
+    if dtype is None:
+        return contextlib.nullcontext()
+    return torch.autocast(device.type, dtype=dtype)
+
+
+def float_outputs(value: Any) -> Any:
+    """Model outputs with every floating tensor in float32 (after bf16 autocast), nested dicts/lists included."""
+    if isinstance(value, torch.Tensor):
+        return value.float() if value.is_floating_point() else value
+    if isinstance(value, Mapping):
+        return {k: float_outputs(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [float_outputs(v) for v in value]
+    return value
+
+
+def visible_seconds(meta: Mapping[str, Any]) -> float:
+    """Seconds the sample's clips cover: the video's duration, or less when the clips were cut
+    at max clips (spans are normalised to what the model saw)."""
+    return min(float(meta["duration"]), meta["n_clips"] * meta["clip_seconds"])
+
+
+def predict_rows(model: nn.Module, postprocess: PostProcess, batches: Iterable[dict], device: torch.device,
+                 amp_dtype: torch.dtype | None = None, progress_key: str | None = None) -> list[dict]:
+    """Predict every batch and return one official submission row per sample.
+
+    The model runs in eval mode without the negative-pair pass; windows are PostProcess's
+    top-k [start_s, end_s, score] (sorted by score, seconds from the start of the video),
+    saliency one score per clip the model saw.
+
+    Args:
+        model: a VideoLights model (moved to `device` by the caller).
+        postprocess: its PostProcess (clip length, top-k).
+        batches: collated batches (pipeline.datasets.collate) with "meta".
+        device: where the model is.
+        amp_dtype: autocast dtype (bf16 on GPU) or None.
+        progress_key: pipeline.progress key advanced once per batch.
+
+    Returns:
+        [{"qid", "query", "vid", "pred_relevant_windows": [[s, e, score], ...],
+          "pred_saliency_scores": [float per clip]}].
+    """
+    was_training = model.training
+    model.eval()
+    rows: list[dict] = []
+    try:
+        with torch.inference_mode():
+            for batch in batches:
+                batch = to_device(batch, device, non_blocking=True)
+                with autocast(device, amp_dtype):
+                    outputs = model(**model_inputs(batch), negatives=False)
+                outputs = float_outputs(outputs)
+                metas = batch["meta"]
+                results = postprocess(outputs, [visible_seconds(m) for m in metas])
+                for meta, result in zip(metas, results):
+                    shift = meta["clip_offset"] * meta["clip_seconds"]
+                    windows = [[s + shift, e + shift, score] for s, e, score in result["windows"]]
+                    rows.append({"qid": meta["qid"], "query": meta["query"], "vid": meta["vid"],
+                                 "pred_relevant_windows": windows, "pred_saliency_scores": result["saliency"]})
+                if progress_key:
+                    progress.advance(progress_key)
+    finally:
+        model.train(was_training)
+    return rows
+
+
+def write_jsonl(rows: Iterable[Mapping], path: str | os.PathLike) -> Path:
+    """Write rows as JSON lines through a temporary file renamed into place (never half-written)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".tmp-{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            for row in rows:
+                handle.write(json.dumps(row) + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+@dataclass(frozen=True)
+class InferResult:
+    """What `infer` wrote: the jsonl, its row count, the dataset kind it read and the time taken."""
+
+    path: Path
+    n_rows: int
+    dataset_kind: str
+    seconds: float
+
+
+def resolve_device(device: str | torch.device) -> torch.device:
+    """"auto" -> CUDA when available, else CPU; refuses CUDA when torch sees none."""
+    if str(device) == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dev = torch.device(device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device={str(device)!r} asked for CUDA but torch sees no CUDA device; use 'cpu'")
+    return dev
+
+
+def amp_dtype_for(device: torch.device, amp: bool = True) -> torch.dtype | None:
+    """bf16 autocast on a CUDA device that supports it; None (fp32) otherwise."""
+    if amp and device.type == "cuda" and torch.cuda.is_bf16_supported():
+        return torch.bfloat16
+    return None
+
+
+def infer(checkpoint: str | os.PathLike, annotations: str | os.PathLike, store: str, out_jsonl: str | os.PathLike,
+          *, dataset_kind: str | None = None, device: str = "auto", batch_size: int = 64, num_workers: int = 0,
+          amp: bool = True, cache: bool = False) -> InferResult:
+    """Write the official submission jsonl of a split for a checkpoint.
+
+    Each row is predicted on the clips the model trained on: videos longer than max_clips clips
+    are cut to their first max_clips (as the release evaluates); Predictor covers long videos
+    with overlapping windows.
+
+    Args:
+        checkpoint: a checkpoint of this pipeline (best.ckpt, last.ckpt or make_checkpoint's).
+        annotations: the split's jsonl (labels optional: test rows work).
+        store: feature store holding the split's features for the checkpoint's feature set.
+        out_jsonl: output path (written atomically).
+        dataset_kind: format of the rows; default: the validation kind recorded in the
+            checkpoint's run, else "qvhighlights".
+        device: "auto", "cpu", "cuda" or "cuda:N".
+        batch_size: samples per forward pass.
+        num_workers: DataLoader workers.
+        amp: bf16 autocast on CUDA.
+        cache: read the split's features into memory first.
+
+    Returns:
+        InferResult (path, rows written, dataset kind, seconds).
+
+    Raises:
+        FileNotFoundError / ValueError: bad checkpoint, annotations or store (messages name them).
+        MissingFeaturesError: the store lacks entries of the split (listed).
+    """
+    from model.build import build_from_checkpoint
+    from pipeline.training.checkpoint import load_checkpoint
+    from pipeline.training.data import build_dataset, build_loader, checked, read_split
+
+    started = time.perf_counter()
+    ckpt = load_checkpoint(checkpoint)
+    model, _, postprocess, experiment = build_from_checkpoint(ckpt)
+    run = ckpt.get("run") or {}
+    kind = dataset_kind or run.get("val_kind") or run.get("dataset_kind") or "qvhighlights"
+    rows = read_split(annotations, kind)
+    dataset = build_dataset(rows, store, experiment, kind, "eval", cache)
+    dev = resolve_device(device)
+    loader = build_loader(dataset, batch_size, shuffle=False, num_workers=num_workers, pin_memory=dev.type == "cuda")
+    model.to(dev)
+    progress.start(PROGRESS_KEY, len(loader), f"infer {Path(annotations).name}")
+    try:
+        predictions = predict_rows(model, postprocess, checked(loader, experiment, str(store)), dev,
+                                   amp_dtype_for(dev, amp), PROGRESS_KEY)
+    finally:
+        progress.finish(PROGRESS_KEY)
+    path = write_jsonl(predictions, out_jsonl)
+    seconds = time.perf_counter() - started
+    log.info("wrote %d %s predictions of %s to %s in %.1f s", len(predictions), kind, annotations, path, seconds)
+    return InferResult(path, len(predictions), kind, seconds)

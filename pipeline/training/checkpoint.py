@@ -1,0 +1,143 @@
+"""Checkpoints: atomic writes, weights-only loads, and RNG states stored as plain lists and tensors."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import pickle
+import random
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+log = logging.getLogger(__name__)
+
+#: Bumped when the layout of a training checkpoint changes.
+CHECKPOINT_FORMAT = 1
+LAST = "last.ckpt"
+BEST = "best.ckpt"
+#: Prefix of the temporary files a checkpoint is written to before the rename.
+TEMP_PREFIX = ".tmp-"
+
+
+def save_checkpoint(payload: dict[str, Any], path: str | os.PathLike) -> Path:
+    """Write `payload` with torch.save so that `path` is either the old file or the complete new one.
+
+    The bytes go to a temporary file in the same folder, are fsynced, and the file is renamed
+    over `path` (os.replace is atomic on POSIX and Windows); the folder is fsynced so the rename
+    survives a power cut. A failure removes the temporary file.
+
+    Args:
+        payload: plain dicts, lists, numbers, strings and tensors only (weights_only loadable).
+        path: destination, e.g. run/last.ckpt.
+
+    Returns:
+        The destination path.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f"{TEMP_PREFIX}{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            torch.save(payload, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    _fsync_dir(path.parent)
+    return path
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:  # not possible on some platforms (Windows); the rename itself is atomic
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def remove_stale_temp_files(folder: str | os.PathLike) -> list[str]:
+    """Delete temporary files that a killed save_checkpoint / write left in `folder`; return their names.
+
+    Call it only when no other process writes into the folder (at the start of a run).
+    """
+    removed = []
+    for path in Path(folder).glob(f"{TEMP_PREFIX}*"):
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+            removed.append(path.name)
+    if removed:
+        log.warning("%s: removed %d unfinished temporary files of an interrupted run: %s", folder, len(removed),
+                    removed[:5])
+    return removed
+
+
+def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """Load a checkpoint with `torch.load(..., weights_only=True)`.
+
+    Raises:
+        FileNotFoundError: no file at `path`.
+        ValueError: the file is not a weights-only loadable checkpoint with "model" and "config"
+            (e.g. a release checkpoint that pickles an argparse Namespace, or a truncated file).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no checkpoint file here")
+    try:
+        ckpt = torch.load(path, map_location=map_location, weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError) as exc:
+        raise ValueError(f"{path}: cannot be loaded with weights_only=True ({str(exc).splitlines()[0]}); "
+                         "expected a checkpoint written by this pipeline (plain dicts and tensors)") from exc
+    if not isinstance(ckpt, dict) or "model" not in ckpt or "config" not in ckpt:
+        keys = sorted(ckpt) if isinstance(ckpt, dict) else type(ckpt).__name__
+        raise ValueError(f"{path}: has {keys}; expected a dict with 'model' (state_dict) and 'config'")
+    return ckpt
+
+
+def rng_state() -> dict[str, Any]:
+    """Python, NumPy, torch and CUDA generator states, as lists/ints/floats/tensors (weights_only safe)."""
+    version, state, gauss = random.getstate()
+    kind, keys, pos, has_gauss, cached = np.random.get_state()
+    return {
+        "python": {"version": version, "state": list(state), "gauss": gauss},
+        "numpy": {"kind": str(kind), "keys": torch.from_numpy(np.asarray(keys, dtype=np.int64)),
+                  "pos": int(pos), "has_gauss": int(has_gauss), "cached_gaussian": float(cached)},
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+    }
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    """Restore what `rng_state` captured (CUDA states only when CUDA is available)."""
+    py = state["python"]
+    random.setstate((py["version"], tuple(py["state"]), py["gauss"]))
+    npy = state["numpy"]
+    np.random.set_state((npy["kind"], npy["keys"].numpy().astype(np.uint32), npy["pos"], npy["has_gauss"],
+                         npy["cached_gaussian"]))
+    torch.set_rng_state(state["torch"].cpu())
+    if state.get("cuda") and torch.cuda.is_available():
+        cuda = list(state["cuda"])
+        if len(cuda) != torch.cuda.device_count():
+            log.warning("checkpoint has %d CUDA generator states, this machine %d GPUs; restoring the first %d",
+                        len(cuda), torch.cuda.device_count(), min(len(cuda), torch.cuda.device_count()))
+        for index, gen in enumerate(cuda[: torch.cuda.device_count()]):
+            torch.cuda.set_rng_state(gen.cpu(), index)
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and torch (all CUDA devices included)."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
