@@ -6,7 +6,6 @@ import contextlib
 import json
 import logging
 import os
-import tempfile
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from torch import nn
 from model.postprocess import PostProcess
 from pipeline import progress
 from pipeline.datasets import model_inputs, to_device
+from storage.atomic import atomic_file
 
 log = logging.getLogger(__name__)
 
@@ -96,19 +96,9 @@ def predict_rows(model: nn.Module, postprocess: PostProcess, batches: Iterable[d
 def write_jsonl(rows: Iterable[Mapping], path: str | os.PathLike) -> Path:
     """Write rows as JSON lines through a temporary file renamed into place (never half-written)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".tmp-{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            for row in rows:
-                handle.write(json.dumps(row) + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    with atomic_file(path, "w") as handle:
+        for row in rows:
+            handle.write(json.dumps(row) + "\n")
     return path
 
 
