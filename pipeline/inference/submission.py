@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import logging
 import os
 import time
@@ -49,6 +50,21 @@ def visible_seconds(meta: Mapping[str, Any]) -> float:
     return min(float(meta["duration"]), meta["n_clips"] * meta["clip_seconds"])
 
 
+def whole_video_saliency(seen: list[float], meta: Mapping[str, Any]) -> list[float]:
+    """Saliency for every clip of the video, as the official evaluation expects.
+
+    The model sees at most `max_clips` clips (from `clip_offset`); clips it did not see rank
+    below every clip it saw (score min(seen) - 1).
+
+    >>> whole_video_saliency([0.5, 0.2], {"duration": 10.0, "clip_seconds": 2.0, "clip_offset": 1})
+    [-0.8, 0.5, 0.2, -0.8, -0.8]
+    """
+    total = max(math.ceil(meta["duration"] / meta["clip_seconds"] - 1e-9), meta["clip_offset"] + len(seen))
+    floor = (min(seen) - 1.0) if seen else 0.0
+    before = [floor] * meta["clip_offset"]
+    return before + list(seen) + [floor] * (total - len(before) - len(seen))
+
+
 def predict_rows(model: nn.Module, postprocess: PostProcess, batches: Iterable[dict], device: torch.device,
                  amp_dtype: torch.dtype | None = None, progress_key: str | None = None) -> list[dict]:
     """Predict every batch and return one official submission row per sample.
@@ -85,7 +101,8 @@ def predict_rows(model: nn.Module, postprocess: PostProcess, batches: Iterable[d
                     shift = meta["clip_offset"] * meta["clip_seconds"]
                     windows = [[s + shift, e + shift, score] for s, e, score in result["windows"]]
                     rows.append({"qid": meta["qid"], "query": meta["query"], "vid": meta["vid"],
-                                 "pred_relevant_windows": windows, "pred_saliency_scores": result["saliency"]})
+                                 "pred_relevant_windows": windows,
+                                 "pred_saliency_scores": whole_video_saliency(result["saliency"], meta)})
                 if progress_key:
                     progress.advance(progress_key)
     finally:
