@@ -20,8 +20,6 @@ environment lets the allocator reuse that memory.
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import resource
 import shutil
 import statistics
@@ -45,6 +43,7 @@ from pipeline.datasets import (
     to_device,
 )
 from storage import EntrySpec, FeatureStore, fingerprint_text
+from machine import describe_machine  # benchmarks/machine.py (scripts run from this folder)
 
 VIDEO_DIMS = {"slowfast": 2304, "clip": 512, "blip2": 768}
 TEXT_DIMS = {"clip": 512, "blip2": 768}
@@ -143,19 +142,6 @@ def time_train_step(batch: dict, device: str, repeats: int) -> float | None:
     return statistics.median(times)
 
 
-def machine(device: str) -> str:
-    cpu = platform.processor() or "?"
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu)
-    except OSError:
-        pass
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    gpu = torch.cuda.get_device_name(0) if device.startswith("cuda") else "none used"
-    return (f"machine: {platform.platform()}, {cpu}, {os.cpu_count()} CPUs, torch {torch.__version__} "
-            f"({torch.get_num_threads()} threads), load average {load:.1f}, GPU {gpu}")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=2000, help="samples (one video + one query each)")
@@ -170,7 +156,7 @@ def main() -> None:
     parser.add_argument("--store", type=Path, default=None, help="reuse/keep a store folder here")
     args = parser.parse_args()
 
-    print(machine(args.device))
+    print(describe_machine(args.device))
     rows = make_rows(args.n)
     tmp = None
     if args.store is None:

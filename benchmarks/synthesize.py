@@ -18,8 +18,6 @@ Usage: python benchmarks/synthesize.py [--preset tiny|random-paper] [--device cp
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import resource
 import tempfile
 import time
@@ -40,6 +38,7 @@ from pipeline.synthetic import (
 )
 from pipeline.synthetic.scorer import CaptionFrameScorer
 from pipeline.video import decode_clips, probe_video
+from machine import describe_machine  # benchmarks/machine.py (scripts run from this folder)
 
 # the paper's corpus: 187,682 synthetic rows from QVHighlights (about 10k videos of 150 s)
 PAPER_ROWS = 187_682
@@ -132,19 +131,6 @@ def _sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
-def machine(device: str) -> str:
-    cpu = platform.processor() or "?"
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu)
-    except OSError:
-        pass
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    gpu = torch.cuda.get_device_name(0) if device.startswith("cuda") else "none used"
-    return (f"machine: {platform.platform()}, {cpu}, {os.cpu_count()} CPUs, torch {torch.__version__} "
-            f"({torch.get_num_threads()} threads), load average {load:.1f}, GPU {gpu}")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--preset", choices=["tiny", "random-paper"], default="tiny")
@@ -156,7 +142,7 @@ def main() -> None:
     parser.add_argument("--max-new-tokens", type=int, default=30)
     parser.add_argument("--skip-reference", action="store_true")
     args = parser.parse_args()
-    print(machine(args.device))
+    print(describe_machine(args.device))
     config = SynthesizeConfig(device=args.device, caption_batch_size=args.batch_size,
                               generation=GenerationSettings(num_beams=args.num_beams, max_new_tokens=args.max_new_tokens))
     t0 = time.perf_counter()

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import shutil
 import tempfile
 import threading
@@ -34,6 +33,7 @@ from pipeline.datasets import Annotations, QVHighlightsRow, VideoLightsDataset
 from pipeline.training import build_loader, dataset_config, run_epoch
 from pipeline.training.data import epoch_generator
 from storage import EntrySpec, FeatureStore, fingerprint_text
+from machine import describe_machine  # benchmarks/machine.py (scripts run from this folder)
 
 PRESET = "videolights-b-qvhighlights"
 VIDEO_DIMS = {"slowfast": 2304, "clip": 512, "blip2": 768}
@@ -126,18 +126,6 @@ def measure(rows: Annotations, store: FeatureStore, device: torch.device, cached
             "peak_mib": peak / 2**20, "params": count_parameters(model), "steps": stats.steps}
 
 
-def machine(device: torch.device) -> str:
-    cpu = platform.processor() or "?"
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu)
-    except OSError:
-        pass
-    gpu = torch.cuda.get_device_name(device) if device.type == "cuda" else "none used"
-    return (f"machine: {platform.platform()}, {cpu}, {os.cpu_count()} CPUs, torch {torch.__version__} "
-            f"({torch.get_num_threads()} threads), load average {os.getloadavg()[0]:.1f}, GPU {gpu}")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cpu", help="cpu | cuda")
@@ -152,7 +140,7 @@ def main() -> None:
     steps = args.steps or (40 if gpu else 6)
     if (steps + 1) * args.batch > n:
         parser.error(f"--steps {steps} + 1 warm-up step of batch {args.batch} need more than --n {n} samples")
-    print(machine(device))
+    print(describe_machine(device))
     tmp = Path(tempfile.mkdtemp(prefix="vl-train-bench-"))
     try:
         started = time.perf_counter()

@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 import numpy as np
 import zarr
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 
 from storage.fingerprint import SourceFingerprint
 from storage.keys import validate_key

@@ -21,7 +21,7 @@ def test_train_command_trains_and_summarises(small_data, tmp_path) -> None:
     done = runner.invoke(app, _args(small_data, tmp_path / "run", "--model-option", "dropout=0.2"))
     assert done.exit_code == 0, done.output
     assert "trained tiny: epochs 1..1" in done.stdout
-    assert f"best: score" in done.stdout and str(tmp_path / "run" / "best.ckpt") in done.stdout
+    assert "best: score" in done.stdout and str(tmp_path / "run" / "best.ckpt") in done.stdout
     config = json.loads((tmp_path / "run" / "config.json").read_text())
     assert config["experiment"]["model"]["dropout"] == 0.2
     assert config["experiment"]["features"] == {"video": ["clip"], "text": ["clip"], "temporal_endpoints": True,
