@@ -11,6 +11,7 @@ from typing import ClassVar
 import numpy as np
 import torch
 
+from pipeline.extractors.frames import CLIP_MEAN, CLIP_STD, center_crop, normalize, resize_square
 from pipeline.sampling import SamplingSpec
 
 PRESETS: tuple[str, ...] = ("tiny", "paper")
@@ -205,6 +206,33 @@ class VideoExtractor(_Encoder, ABC):
 
     def describe(self) -> dict[str, object]:
         return {**super().describe(), "sampling": self.sampling.model_dump()}
+
+
+class SingleFrameImageExtractor(VideoExtractor, ABC):
+    """An image encoder fed one frame per clip (CLIP, BLIP-2): centre crop on the CPU in uint8;
+    resize to the model's input size and CLIP mean/std normalisation on the device.
+
+    Subclasses set `crop_size` (pixels cropped from the decoded frame) and `image_size` (the
+    vision tower's input size).
+    """
+
+    crop_size: int
+    image_size: int
+
+    @property
+    def clip_shape(self) -> tuple[int, int, int]:
+        """(3, crop, crop): the clip's one frame, centre-cropped, channels first, uint8."""
+        return (3, self.crop_size, self.crop_size)
+
+    def preprocess_clip(self, frames: np.ndarray) -> torch.Tensor:
+        """uint8 [1, H, W, 3] -> uint8 [3, crop, crop], the centre crop (the model input size is applied on the device)."""
+        check_frames(self.name, frames, n_frames=len(self.sampling.offsets))
+        return torch.from_numpy(center_crop(frames, self.crop_size)[0]).permute(2, 0, 1).contiguous()
+
+    def prepare_batch(self, batch: torch.Tensor) -> torch.Tensor:
+        """uint8 [B, 3, crop, crop] on the device -> normalised pixels [B, 3, S, S], S the model's input size."""
+        x = resize_square(batch, self.image_size)
+        return normalize(x.contiguous(), CLIP_MEAN, CLIP_STD, channel_dim=1).to(self._input_dtype())
 
 
 class TextEncoder(_Encoder, ABC):

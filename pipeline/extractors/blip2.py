@@ -8,21 +8,18 @@ import re
 import string
 from pathlib import Path
 
-import numpy as np
 import torch
 from transformers import AutoTokenizer, Blip2Config, Blip2ForImageTextRetrieval, PreTrainedTokenizerBase
 
 from pipeline.extractors.base import (
     TextEncoder,
     TextFeatures,
-    VideoExtractor,
-    check_frames,
+    SingleFrameImageExtractor,
     check_preset,
     check_queries,
     seeded,
     tiny_weights_id,
 )
-from pipeline.extractors.frames import CLIP_MEAN, CLIP_STD, center_crop, normalize, resize_square
 from pipeline.extractors.weights import MissingWeightsError, disk_weights_id, find_first, hf_cache_file
 from pipeline.sampling import FramesPerClip
 
@@ -127,7 +124,7 @@ def save_blip2(model: Blip2ForImageTextRetrieval, tokenizer: PreTrainedTokenizer
     return path
 
 
-class Blip2Extractor(VideoExtractor):
+class Blip2Extractor(SingleFrameImageExtractor):
     """One frame per clip (offset 0.0) -> the first of the Q-Former's 32 query outputs (768 for ViT-g).
 
     Preprocessing: centre crop `crop_size` of frames whose short side is `crop_size` (the public
@@ -169,21 +166,6 @@ class Blip2Extractor(VideoExtractor):
         if self.tokenizer is None:
             raise ValueError("blip2: this extractor was built without a tokenizer; pass one to save a loadable directory")
         return save_blip2(self.model, self.tokenizer, self.preset, weights_dir)
-
-    @property
-    def clip_shape(self) -> tuple[int, int, int]:
-        """(3, crop, crop): the clip's one frame, centre-cropped, channels first, uint8."""
-        return (3, self.crop_size, self.crop_size)
-
-    def preprocess_clip(self, frames: np.ndarray) -> torch.Tensor:
-        """uint8 [1, H, W, 3] -> uint8 [3, crop, crop], the centre crop (the model input size is applied on the device)."""
-        check_frames(self.name, frames, n_frames=len(self.sampling.offsets))
-        return torch.from_numpy(center_crop(frames, self.crop_size)[0]).permute(2, 0, 1).contiguous()
-
-    def prepare_batch(self, batch: torch.Tensor) -> torch.Tensor:
-        """uint8 [B, 3, crop, crop] on the device -> normalised pixels [B, 3, S, S], S the model's input size."""
-        x = resize_square(batch, self.image_size)
-        return normalize(x.contiguous(), CLIP_MEAN, CLIP_STD, channel_dim=1).to(self._input_dtype())
 
     def _forward(self, batch: torch.Tensor) -> torch.Tensor:
         m = self.model

@@ -10,7 +10,6 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import open_clip
 import torch
 from open_clip.model import CLIP
@@ -19,14 +18,12 @@ from open_clip.transformer import text_global_pool
 from pipeline.extractors.base import (
     TextEncoder,
     TextFeatures,
-    VideoExtractor,
-    check_frames,
+    SingleFrameImageExtractor,
     check_queries,
     check_preset,
     seeded,
     tiny_weights_id,
 )
-from pipeline.extractors.frames import CLIP_MEAN, CLIP_STD, center_crop, normalize, resize_square
 from pipeline.extractors.weights import MissingWeightsError, disk_weights_id, find_first, hf_cache_file
 from pipeline.sampling import FramesPerClip
 
@@ -147,7 +144,7 @@ def _image_size(model: CLIP) -> int:
     return int(size)
 
 
-class ClipExtractor(VideoExtractor):
+class ClipExtractor(SingleFrameImageExtractor):
     """One frame per clip (offset 0.0) -> CLIP image embedding (the projected features, 512 for ViT-B/32).
 
     Preprocessing: centre crop `crop_size` of frames whose short side is `crop_size` on CPU
@@ -181,21 +178,6 @@ class ClipExtractor(VideoExtractor):
     def save_pretrained(self, weights_dir: str | os.PathLike) -> Path:
         """Save in the on-disk format `from_pretrained` reads (an open_clip state dict)."""
         return save_open_clip(self.model, self.preset, weights_dir)
-
-    @property
-    def clip_shape(self) -> tuple[int, int, int]:
-        """(3, crop, crop): the clip's one frame, centre-cropped, channels first, uint8."""
-        return (3, self.crop_size, self.crop_size)
-
-    def preprocess_clip(self, frames: np.ndarray) -> torch.Tensor:
-        """uint8 [1, H, W, 3] -> uint8 [3, crop, crop], the centre crop (the model input size is applied on the device)."""
-        check_frames(self.name, frames, n_frames=len(self.sampling.offsets))
-        return torch.from_numpy(center_crop(frames, self.crop_size)[0]).permute(2, 0, 1).contiguous()
-
-    def prepare_batch(self, batch: torch.Tensor) -> torch.Tensor:
-        """uint8 [B, 3, crop, crop] on the device -> normalised pixels [B, 3, S, S], S the model's input size."""
-        x = resize_square(batch, self.image_size)
-        return normalize(x.contiguous(), CLIP_MEAN, CLIP_STD, channel_dim=1).to(self._input_dtype())
 
     def _forward(self, batch: torch.Tensor) -> torch.Tensor:
         return self.model.encode_image(batch)  # (B, embed_dim)
