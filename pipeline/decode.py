@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Literal
 
@@ -20,6 +21,8 @@ log = logging.getLogger(__name__)
 GRID_EXTRACTOR = "clips"
 """Store group of the clip-grid records: `video/clips/<vid>` holds [n_clips, 2] (start_s, end_s)."""
 DECODE_VERSION = "1"
+DONE_ELSEWHERE = "done by another run"
+"""Reason of a skipped record whose entries another run sharing the store wrote while this one waited."""
 
 
 class DecodeConfig(BaseModel):
@@ -62,33 +65,43 @@ def decode_video_to_store(path: str | os.PathLike, store: FeatureStore, config: 
     """Probe and decode `path` once, and write its clip grid to `video/clips/<vid>`.
 
     Skips the video when its record is complete and current (same decode settings, same file
-    content). Raises VideoDecodeError for unreadable videos: the caller decides what a failure means.
+    content). The record is claimed while decoding: a run finding it claimed by another run waits,
+    then skips it if that run wrote it. Raises VideoDecodeError for unreadable videos: the caller
+    decides what a failure means.
     """
     path = Path(path)
     vid = video_id(path)
     spec = config.grid_spec()
+    written_after = datetime.now(timezone.utc) if force else None
     if not force and store.status("video", GRID_EXTRACTOR, vid, spec, path).state == "current":
-        attrs = store.attrs("video", GRID_EXTRACTOR, vid) or {}
-        return DecodeRecord(vid=vid, path=str(path), status="skipped", n_clips=attrs.get("n_clips", 0),
-                            duration=attrs.get("duration", 0.0), fps=attrs.get("fps", 0.0))
-    started = time.perf_counter()
-    source = fingerprint_file(path)
-    info = probe_video(path)
-    stats = DecodeStats()
-    times = []
-    consumers = {"check": FramesPerClip(short_side=config.short_side)}
-    for chunk in decode_clips(path, consumers, config.clip_seconds, config.chunk_seconds, config.backend, info, stats):
-        times.append(chunk.clip_times)
-    grid = np.concatenate(times)
-    extra = {"n_clips": len(grid), "duration": info.duration, "fps": info.fps, "n_frames": info.n_frames,
-             "width": info.width, "height": info.height, "rotation": info.rotation,
-             "has_audio": info.has_audio, "codec": info.codec, "backend": stats.backend}
-    store.write_video(GRID_EXTRACTOR, vid, grid, spec, source, dtype="float64", extra=extra)
+        return _skipped(store, vid, path)
+    with store.claim([store.entry_path("video", GRID_EXTRACTOR, vid)]):
+        if store.status("video", GRID_EXTRACTOR, vid, spec, path, written_after).state == "current":
+            return _skipped(store, vid, path, DONE_ELSEWHERE)
+        started = time.perf_counter()
+        source = fingerprint_file(path)
+        info = probe_video(path)
+        stats = DecodeStats()
+        times = []
+        consumers = {"check": FramesPerClip(short_side=config.short_side)}
+        for chunk in decode_clips(path, consumers, config.clip_seconds, config.chunk_seconds, config.backend, info, stats):
+            times.append(chunk.clip_times)
+        grid = np.concatenate(times)
+        extra = {"n_clips": len(grid), "duration": info.duration, "fps": info.fps, "n_frames": info.n_frames,
+                 "width": info.width, "height": info.height, "rotation": info.rotation,
+                 "has_audio": info.has_audio, "codec": info.codec, "backend": stats.backend}
+        store.write_video(GRID_EXTRACTOR, vid, grid, spec, source, dtype="float64", extra=extra)
     seconds = time.perf_counter() - started
     log.info("%s: %d clips of %.1f s (%.2f s video) decoded in %.2f s", vid, len(grid), config.clip_seconds,
              info.duration, seconds)
     return DecodeRecord(vid=vid, path=str(path), status="done", n_clips=len(grid), duration=info.duration,
                         fps=info.fps, seconds=seconds)
+
+
+def _skipped(store: FeatureStore, vid: str, path: Path, reason: str = "") -> DecodeRecord:
+    attrs = store.attrs("video", GRID_EXTRACTOR, vid) or {}
+    return DecodeRecord(vid=vid, path=str(path), status="skipped", n_clips=attrs.get("n_clips", 0),
+                        duration=attrs.get("duration", 0.0), fps=attrs.get("fps", 0.0), reason=reason)
 
 
 def decode_or_fail(path: str | os.PathLike, store: FeatureStore, config: DecodeConfig = DecodeConfig(),

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -16,6 +17,7 @@ from pydantic import BaseModel, ConfigDict
 
 from storage.fingerprint import SourceFingerprint
 from storage.keys import validate_key
+from storage.locks import LOCK_DIR, Claim, Locks
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +72,11 @@ class FeatureStore:
     Every entry carries its producer (`EntrySpec`), its source fingerprint, shapes, the time it
     was created and, written last, a completion flag: entries without the flag (a writer killed
     half-way) are invisible to readers and reported missing.
+
+    Runs sharing a store claim entries (`claim`) before computing them, so that no two compute the
+    same one; every write holds its entry's claim (its caller's, or one taken for the write), so
+    one writer at a time touches an entry. Local stores lock files under `<root>/.locks`, seen by
+    every process; fsspec stores only lock within this process (see `storage.locks.Locks`).
     """
 
     def __init__(self, url: str | os.PathLike, mode: Literal["a", "r"] = "a",
@@ -84,6 +91,7 @@ class FeatureStore:
             raise FileNotFoundError(f"{self.url}: no feature store here (open it with mode='a' to create one)") from exc
         if mode == "a" and "store_format" not in self.root.attrs:
             self.root.attrs["store_format"] = STORE_FORMAT
+        self.locks = _store_locks(self.root.store, self.url)
 
     def __repr__(self) -> str:
         return f"FeatureStore({self.url!r})"
@@ -94,6 +102,39 @@ class FeatureStore:
             raise ValueError(f"kind must be 'video' or 'text', got {kind!r}")
         return f"{kind}/{validate_key(extractor, 'extractor')}/{validate_key(key, f'{kind} id')}"
 
+    @staticmethod
+    def group_path(kind: Kind, extractor: str) -> str:
+        """`<kind>/<extractor>`: the name a run claims to own every entry of one extractor."""
+        if kind not in ("video", "text"):
+            raise ValueError(f"kind must be 'video' or 'text', got {kind!r}")
+        return f"{kind}/{validate_key(extractor, 'extractor')}"
+
+    # claims --------------------------------------------------------------------------------
+    def claim(self, names: Iterable[str]) -> Claim:
+        """Claim entries (`entry_path`s, or a `group_path`) for this process before computing them,
+        waiting until other holders release them.
+
+        Returns:
+            A `Claim`: a context manager; `release()` frees it.
+        """
+        return self.locks.claim(names)
+
+    def try_claim(self, names: Iterable[str]) -> Claim | None:
+        """`claim` without waiting: None at once when another run (or thread) holds any of `names`."""
+        return self.locks.try_claim(names)
+
+    @contextlib.contextmanager
+    def _writing(self, path: str) -> Iterator[None]:
+        """Hold `path`'s claim while writing it: the caller's if this process has one, else a new one.
+
+        A claim belongs to the process: threads of one process that write one entry must claim it.
+        """
+        if self.locks.holds(path):
+            yield
+        else:
+            with self.locks.claim([path]):
+                yield
+
     # writing -------------------------------------------------------------------------------
     def write_video(self, extractor: str, vid: str, features: np.ndarray, spec: EntrySpec,
                     source: SourceFingerprint, dtype: str = "float16", extra: Mapping[str, Any] | None = None) -> None:
@@ -103,10 +144,11 @@ class FeatureStore:
             raise ValueError(f"video/{extractor}/{vid}: expected a [n_clips, dim] array, got shape {arr.shape}")
         attrs = self._attrs(spec, source, {"shape": list(arr.shape), "dtype": dtype, **(extra or {})})
         path = self.entry_path("video", extractor, vid)
-        node = self.root.create_array(path, shape=arr.shape, dtype=dtype, chunks=_whole(arr.shape),
-                                      attributes=attrs, overwrite=True)
-        node[...] = arr.astype(dtype, copy=False)
-        node.attrs[COMPLETE] = True
+        with self._writing(path):
+            node = self.root.create_array(path, shape=arr.shape, dtype=dtype, chunks=_whole(arr.shape),
+                                          attributes=attrs, overwrite=True)
+            node[...] = arr.astype(dtype, copy=False)
+            node.attrs[COMPLETE] = True
 
     def write_text(self, extractor: str, qid: object, tokens: np.ndarray, pooled: np.ndarray | None,
                    spec: EntrySpec, source: SourceFingerprint, dtype: str = "float16") -> None:
@@ -116,12 +158,13 @@ class FeatureStore:
             raise ValueError(f"text/{extractor}/{qid}: expected [n_tokens, dim] tokens, got shape {tok.shape}")
         extra: dict[str, Any] = {"shape": list(tok.shape), "dtype": dtype, "has_pooled": pooled is not None}
         path = self.entry_path("text", extractor, qid)
-        group = self.root.create_group(path, attributes=self._attrs(spec, source, extra), overwrite=True)
-        group.create_array("tokens", data=tok.astype(dtype, copy=False), chunks=_whole(tok.shape))
-        if pooled is not None:
-            pool = np.asarray(pooled)
-            group.create_array("pooled", data=pool.astype(dtype, copy=False), chunks=_whole(pool.shape))
-        group.attrs[COMPLETE] = True
+        with self._writing(path):
+            group = self.root.create_group(path, attributes=self._attrs(spec, source, extra), overwrite=True)
+            group.create_array("tokens", data=tok.astype(dtype, copy=False), chunks=_whole(tok.shape))
+            if pooled is not None:
+                pool = np.asarray(pooled)
+                group.create_array("pooled", data=pool.astype(dtype, copy=False), chunks=_whole(pool.shape))
+            group.attrs[COMPLETE] = True
 
     @staticmethod
     def _attrs(spec: EntrySpec, source: SourceFingerprint, extra: Mapping[str, Any]) -> dict[str, Any]:
@@ -181,13 +224,19 @@ class FeatureStore:
 
     def delete(self, kind: Kind, extractor: str, key: object) -> None:
         path = self.entry_path(kind, extractor, key)
-        if path in self.root:
-            del self.root[path]
+        with self._writing(path):
+            if path in self.root:
+                del self.root[path]
 
     # staleness -----------------------------------------------------------------------------
     def status(self, kind: Kind, extractor: str, key: object, spec: EntrySpec,
-               source: str | os.PathLike | SourceFingerprint | None = None) -> EntryStatus:
-        """Whether an entry exists, complete, made by `spec` from `source` (a file path or a fingerprint)."""
+               source: str | os.PathLike | SourceFingerprint | None = None,
+               written_after: datetime | None = None) -> EntryStatus:
+        """Whether an entry exists, complete, made by `spec` from `source` (a file path or a fingerprint).
+
+        With `written_after` (a forced rerun that started then), an entry written earlier is stale:
+        only entries another run wrote since count as current.
+        """
         attrs = self.attrs(kind, extractor, key)
         if attrs is None:
             return EntryStatus(state="missing")
@@ -204,14 +253,17 @@ class FeatureStore:
                 same = Path(source).exists() and before.same_content(source)
             if not same:
                 return EntryStatus(state="stale", reason="source changed")
+        created = attrs.get("created")
+        if written_after is not None and (created is None or datetime.fromisoformat(created) < written_after):
+            return EntryStatus(state="stale", reason=f"written before {written_after.isoformat()} (forced rerun)")
         return EntryStatus(state="current")
 
     def plan(self, kind: Kind, extractor: str, sources: Mapping[str, str | os.PathLike | SourceFingerprint | None],
-             spec: EntrySpec) -> StorePlan:
+             spec: EntrySpec, written_after: datetime | None = None) -> StorePlan:
         """Sort the keys of a dataset into current, missing and stale entries."""
         result = StorePlan()
         for key, source in sources.items():
-            st = self.status(kind, extractor, key, spec, source)
+            st = self.status(kind, extractor, key, spec, source, written_after)
             if st.state == "current":
                 result.current.append(key)
             elif st.state == "missing":
@@ -219,6 +271,18 @@ class FeatureStore:
             else:
                 result.stale[key] = st.reason
         return result
+
+
+def _store_locks(store: object, url: str) -> Locks:
+    """OS locks under `<root>/.locks` for a local folder (also as file://); in-process ones for fsspec stores."""
+    folder = getattr(store, "root", None)  # zarr's LocalStore
+    fs = getattr(store, "fs", None)  # zarr's FsspecStore
+    protocols = (fs.protocol,) if isinstance(getattr(fs, "protocol", None), str) else getattr(fs, "protocol", ())
+    if folder is None and "file" in protocols:
+        folder = getattr(store, "path", None)
+    if folder is not None:
+        return Locks(Path(folder) / LOCK_DIR, space=str(Path(folder).resolve()))
+    return Locks(None, space=url, shared="memory" not in protocols)
 
 
 def _whole(shape: Iterable[int]) -> tuple[int, ...]:
