@@ -11,6 +11,9 @@ DEFAULTS = {
     "PREFECT_LOGGING_EXTRA_LOGGERS": "pipeline,model,storage",
     # stages also run outside flows (plain functions); their logs then simply stay local
     "PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW": "ignore",
+    # the temporary local server of a run without PREFECT_API_URL needs more than the default 20 s
+    # to come up on a small, busy machine
+    "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
 }
 
 

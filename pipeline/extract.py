@@ -4,6 +4,10 @@ Decoding and preprocessing run in decode threads (several videos at a time, with
 workers for the per-clip preprocessing) and hand chunks of clips to the inference loop through a bounded
 queue, so the GPU (or CPU) encodes while the next clips are decoded. Batches span clips and
 videos; a video's features are written as soon as all of its clips are encoded.
+
+Runs sharing a store split the work: a decode thread claims a video's entries before decoding it
+and the claim is released once they are written (or the video failed); a video claimed by another
+run is put off to the end of the pass, then waited for, and only what that run left is computed.
 """
 
 from __future__ import annotations
@@ -14,9 +18,11 @@ import queue
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from functools import partial
 from pathlib import Path
 from typing import Literal
 
@@ -25,10 +31,10 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field
 
 from pipeline import progress
-from pipeline.decode import DecodeConfig
+from pipeline.decode import DONE_ELSEWHERE, DecodeConfig
 from pipeline.extractors import TextEncoder, VideoExtractor, build_extractor, build_text_encoder
 from pipeline.video import DecodeStats, VideoDecodeError, decode_clips, probe_video, video_id
-from storage import EntrySpec, FeatureStore, fingerprint_file, fingerprint_text, validate_key
+from storage import Claim, EntrySpec, FeatureStore, fingerprint_file, fingerprint_text, validate_key
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +56,8 @@ class ExtractConfig(BaseModel):
         queue_chunks: decoded-and-preprocessed chunks held ahead of the network (bounds memory).
         decode: clip length and decoder settings.
         seed: initialisation seed of tiny presets.
+        crop_size: pixels every video extractor decodes (short side) and centre-crops; None keeps
+            each extractor's own (224). Small values suit the tiny presets (32-px networks).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -64,6 +72,7 @@ class ExtractConfig(BaseModel):
     queue_chunks: int = Field(default=2, ge=1)
     decode: DecodeConfig = DecodeConfig()
     seed: int = 0
+    crop_size: int | None = Field(default=None, ge=8)
 
     def text_names(self) -> tuple[str, ...]:
         if self.text_encoders is not None:
@@ -97,7 +106,10 @@ def _cached_build(kind: str, name: str, config: ExtractConfig):
 
 
 def build_video_extractors(config: ExtractConfig) -> dict[str, VideoExtractor]:
-    return {name: _cached_build("video", name, config) for name in config.extractors}
+    built = {name: _cached_build("video", name, config) for name in config.extractors}
+    if config.crop_size is None:
+        return built
+    return {name: extractor.with_crop_size(config.crop_size) for name, extractor in built.items()}
 
 
 def build_text_encoders(config: ExtractConfig) -> dict[str, TextEncoder]:
@@ -140,20 +152,26 @@ class _Job:
     n_clips: int | None = None
     rows: dict[str, dict[int, np.ndarray]] = field(default_factory=lambda: defaultdict(dict))
     pending: int = 0
+    claim: Claim | None = None
+
+    def entry_names(self) -> list[str]:
+        return [FeatureStore.entry_path("video", name, self.vid) for name in self.needed]
 
 
 _END = object()
 
 
 def plan_videos(paths: Iterable[str | os.PathLike], store: FeatureStore, extractors: Mapping[str, VideoExtractor],
-                clip_seconds: float, force: bool = False) -> tuple[list[_Job], list[ExtractRecord]]:
-    """Which extractors each video still needs (missing or stale entries)."""
+                clip_seconds: float, force: bool = False,
+                since: datetime | None = None) -> tuple[list[_Job], list[ExtractRecord]]:
+    """Which extractors each video still needs: missing or stale entries; with `force`, every entry
+    not written since `since` (when this run started; default now), i.e. not by another run."""
+    written_after = (since or datetime.now(timezone.utc)) if force else None
     jobs, skipped = [], []
     for raw in paths:
         path = Path(raw)
         vid = validate_key(video_id(path), "vid")
-        needed = [name for name, ext in extractors.items()
-                  if force or store.status("video", name, vid, video_entry_spec(ext, clip_seconds), path).state != "current"]
+        needed = _needed(store, vid, path, list(extractors), extractors, clip_seconds, written_after)
         if needed:
             jobs.append(_Job(vid=vid, path=path, needed=needed))
         else:
@@ -161,10 +179,35 @@ def plan_videos(paths: Iterable[str | os.PathLike], store: FeatureStore, extract
     return jobs, skipped
 
 
+def _needed(store: FeatureStore, vid: str, path: Path, names: Iterable[str], extractors: Mapping[str, VideoExtractor],
+            clip_seconds: float, written_after: datetime | None) -> list[str]:
+    return [name for name in names
+            if store.status("video", name, vid, video_entry_spec(extractors[name], clip_seconds), path,
+                            written_after).state != "current"]
+
+
+def _claim(job: _Job, store: FeatureStore, extractors: Mapping[str, VideoExtractor], clip_seconds: float,
+           written_after: datetime | None) -> bool:
+    """Claim the video's entries for this run (False: another run holds one), then drop the
+    extractors that another run finished since the plan (releasing the claim if none is left)."""
+    if job.claim is not None:  # claimed (and checked) already
+        return True
+    claim = store.try_claim(job.entry_names())
+    if claim is None:
+        return False
+    job.claim = claim
+    job.needed = _needed(store, job.vid, job.path, job.needed, extractors, clip_seconds, written_after)
+    if not job.needed:
+        claim.release()
+    return True
+
+
 def _produce(jobs: queue.Queue, extractors: Mapping[str, VideoExtractor], config: ExtractConfig,
-             out: queue.Queue, stats: dict[str, DecodeStats], stop: threading.Event, pool: ThreadPoolExecutor) -> None:
-    """One decode worker: take videos from `jobs`, decode each once, preprocess its clips for
-    every extractor it needs, and hand them to the inference loop."""
+             out: queue.Queue, stats: dict[str, DecodeStats], stop: threading.Event, pool: ThreadPoolExecutor,
+             claim: Callable[[_Job], bool]) -> None:
+    """One decode worker: take videos from `jobs`, claim each (or report it "deferred": another
+    run holds it), decode it once, preprocess its clips for every extractor it needs, and hand
+    them to the inference loop."""
     try:
         while not stop.is_set():
             try:
@@ -172,6 +215,12 @@ def _produce(jobs: queue.Queue, extractors: Mapping[str, VideoExtractor], config
             except queue.Empty:
                 return
             try:
+                if not claim(job):
+                    out.put(("deferred", job.vid))
+                    continue
+                if not job.needed:
+                    out.put(("others", job.vid))
+                    continue
                 consumers = {name: extractors[name].sampling for name in job.needed}
                 info = probe_video(job.path)
                 stats[job.vid] = DecodeStats()
@@ -197,27 +246,58 @@ def extract_videos(paths: Iterable[str | os.PathLike], store: FeatureStore, extr
                    decode_stats: dict[str, DecodeStats] | None = None) -> list[ExtractRecord]:
     """Extract every extractor's features for every video that needs them, decoding each video once.
 
-    Returns one record per video (done / skipped / failed with a reason); unreadable videos fail
-    alone. `decode_stats`, when given, receives each decoded video's DecodeStats.
+    Returns one record per video, in the order of `paths` (done / skipped / failed with a reason);
+    unreadable videos fail alone. A video another run was extracting into the same store is waited
+    for at the end and not computed again: its record says skipped, "done by another run".
+    `decode_stats`, when given, receives each decoded video's DecodeStats.
     """
-    jobs, records = plan_videos(paths, store, extractors, config.decode.clip_seconds, force)
+    paths = [Path(p) for p in paths]
+    clip_seconds = config.decode.clip_seconds
+    since = datetime.now(timezone.utc)
+    written_after = since if force else None
+    jobs, records = plan_videos(paths, store, extractors, clip_seconds, force, since)
     progress.start(PROGRESS_KEY, len(jobs) + len(records), "extract")
     progress.advance(PROGRESS_KEY, len(records))
-    if not jobs:
-        return records
-    by_vid = {job.vid: job for job in jobs}
     stats = decode_stats if decode_stats is not None else {}
+    finished, deferred = _run_jobs(jobs, store, extractors, config, stats, written_after) if jobs else ([], [])
+    records += finished
+    for job in deferred:  # claimed by another run: wait for it, then do only what it left
+        log.info("%s: claimed by another run; waiting for it", job.vid)
+        claim = store.claim(job.entry_names())  # holding no other claim, so waiting cannot deadlock
+        try:
+            job.needed = _needed(store, job.vid, job.path, job.needed, extractors, clip_seconds, written_after)
+            if job.needed:
+                redo = _Job(vid=job.vid, path=job.path, needed=job.needed, claim=claim)
+                records += _run_jobs([redo], store, extractors, config, stats, written_after)[0]
+                continue
+        finally:
+            claim.release()
+        log.info("%s: %s", job.vid, DONE_ELSEWHERE)
+        records.append(ExtractRecord(vid=job.vid, path=str(job.path), status="skipped", extractors=list(extractors),
+                                     reason=DONE_ELSEWHERE))
+        progress.advance(PROGRESS_KEY)
+    rank = {vid: i for i, vid in reversed(list(enumerate(video_id(p) for p in paths)))}
+    return sorted(records, key=lambda r: rank.get(r.vid, len(rank)))
+
+
+def _run_jobs(jobs: list[_Job], store: FeatureStore, extractors: Mapping[str, VideoExtractor], config: ExtractConfig,
+              stats: dict[str, DecodeStats], written_after: datetime | None) -> tuple[list[ExtractRecord], list[_Job]]:
+    """One pass of the engine over `jobs`: (records of the videos it settled, jobs claimed by another run)."""
+    by_vid = {job.vid: job for job in jobs}
     inbox: queue.Queue = queue.Queue(maxsize=config.queue_chunks * max(1, len(extractors)) * config.decode_workers)
     stop = threading.Event()
     todo: queue.Queue = queue.Queue()
     for job in jobs:
         todo.put(job)
     pool = ThreadPoolExecutor(config.preprocess_workers, thread_name_prefix="preprocess")
-    producers = [threading.Thread(target=_produce, args=(todo, extractors, config, inbox, stats, stop, pool),
+    claim = partial(_claim, store=store, extractors=extractors, clip_seconds=config.decode.clip_seconds,
+                    written_after=written_after)
+    producers = [threading.Thread(target=_produce, args=(todo, extractors, config, inbox, stats, stop, pool, claim),
                                   name=f"decode-{i}", daemon=True)
                  for i in range(min(config.decode_workers, len(jobs)))]
     batches: dict[str, list[tuple[str, int, torch.Tensor]]] = defaultdict(list)
     finished: dict[str, ExtractRecord] = {}
+    deferred: list[_Job] = []
 
     def flush(name: str) -> None:
         items = batches.pop(name, [])
@@ -236,11 +316,12 @@ def extract_videos(paths: Iterable[str | os.PathLike], store: FeatureStore, extr
             return
         if any(len(job.rows[name]) < job.n_clips for name in job.needed):
             return
-        for name in job.needed:
+        for name in job.needed:  # under the job's claim: no other run writes these entries now
             ext = extractors[name]
             feats = np.stack([job.rows[name][i] for i in range(job.n_clips)])
             store.write_video(name, vid, feats, video_entry_spec(ext, config.decode.clip_seconds), fingerprint_file(job.path),
                               extra={"n_clips": job.n_clips})
+        _release(job)
         seconds = time.perf_counter() - job.started
         finished[vid] = ExtractRecord(vid=vid, path=str(job.path), status="done", extractors=job.needed,
                                       n_clips=job.n_clips, seconds=seconds)
@@ -269,8 +350,16 @@ def extract_videos(paths: Iterable[str | os.PathLike], store: FeatureStore, extr
             elif kind == "end":
                 by_vid[vid].n_clips = item[2]
                 _maybe_write(vid)
+            elif kind == "deferred":
+                deferred.append(by_vid[vid])
+            elif kind == "others":
+                log.info("%s: %s", vid, DONE_ELSEWHERE)
+                finished[vid] = ExtractRecord(vid=vid, path=str(by_vid[vid].path), status="skipped",
+                                              extractors=list(extractors), reason=DONE_ELSEWHERE)
+                progress.advance(PROGRESS_KEY)
             elif kind == "fail":
                 log.warning("%s: failed: %s", by_vid[vid].path, item[2])
+                _release(by_vid[vid])
                 finished[vid] = ExtractRecord(vid=vid, path=str(by_vid[vid].path), status="failed", reason=item[2])
                 for name in list(batches):
                     batches[name] = [b for b in batches[name] if b[0] != vid]
@@ -288,7 +377,14 @@ def extract_videos(paths: Iterable[str | os.PathLike], store: FeatureStore, extr
                 for producer in producers:
                     producer.join(timeout=0.05)
         pool.shutdown(wait=False)
-    return records + [finished[job.vid] for job in jobs if job.vid in finished]
+        for job in jobs:  # claims of videos left unwritten by an error
+            _release(job)
+    return [finished[job.vid] for job in jobs if job.vid in finished], deferred
+
+
+def _release(job: _Job) -> None:
+    if job.claim is not None:
+        job.claim.release()
 
 
 def extract_queries(queries: Mapping[str, str], store: FeatureStore, encoders: Mapping[str, TextEncoder],
@@ -296,18 +392,37 @@ def extract_queries(queries: Mapping[str, str], store: FeatureStore, encoders: M
     """Encode every query (qid -> text) that is missing or stale for each text encoder.
 
     Returns encoder name -> number of queries written. The query text's hash is the entry's
-    source fingerprint, so an edited query is re-encoded.
+    source fingerprint, so an edited query is re-encoded. A run claims one encoder's queries at a
+    time (`text/<encoder>`); an encoder claimed by another run is waited for after the others, and
+    only the queries that run left are encoded.
     """
+    written_after = datetime.now(timezone.utc) if force else None
     written: dict[str, int] = {}
+    busy = []
     for name, encoder in encoders.items():
-        spec = text_entry_spec(encoder)
-        todo = [qid for qid, text in queries.items()
-                if force or store.status("text", name, qid, spec, fingerprint_text(text)).state != "current"]
-        for start in range(0, len(todo), batch_size):
-            chunk = todo[start:start + batch_size]
-            feats = encoder.encode_text([queries[q] for q in chunk], batch_size=batch_size)
-            for qid, f in zip(chunk, feats):
-                store.write_text(name, qid, f.tokens, f.pooled, spec, fingerprint_text(queries[qid]))
-        written[name] = len(todo)
-        log.info("text/%s: %d queries encoded, %d current", name, len(todo), len(queries) - len(todo))
-    return written
+        claim = store.try_claim([store.group_path("text", name)])
+        if claim is None:
+            busy.append(name)
+            continue
+        with claim:
+            written[name] = _encode_queries(queries, store, name, encoder, batch_size, written_after)
+    for name in busy:
+        log.info("text/%s: claimed by another run; waiting for it", name)
+        with store.claim([store.group_path("text", name)]):
+            written[name] = _encode_queries(queries, store, name, encoders[name], batch_size, written_after)
+    return {name: written[name] for name in encoders}
+
+
+def _encode_queries(queries: Mapping[str, str], store: FeatureStore, name: str, encoder: TextEncoder,
+                    batch_size: int, written_after: datetime | None) -> int:
+    """Encode the queries whose `text/<name>` entry is not current; returns how many."""
+    spec = text_entry_spec(encoder)
+    todo = [qid for qid, text in queries.items()
+            if store.status("text", name, qid, spec, fingerprint_text(text), written_after).state != "current"]
+    for start in range(0, len(todo), batch_size):
+        chunk = todo[start:start + batch_size]
+        feats = encoder.encode_text([queries[q] for q in chunk], batch_size=batch_size)
+        for qid, f in zip(chunk, feats):
+            store.write_text(name, qid, f.tokens, f.pooled, spec, fingerprint_text(queries[qid]))
+    log.info("text/%s: %d queries encoded, %d current", name, len(todo), len(queries) - len(todo))
+    return len(todo)

@@ -20,8 +20,9 @@ def plot_prediction(result: Mapping | Sequence[Mapping], out_png: str | os.PathL
 
     Args:
         result: a Predictor.predict result (or a list of them, one panel each): needs
-            "pred_saliency_scores" and "pred_relevant_windows"; "query", "clip_seconds" and
-            "duration" are used when present.
+            "pred_saliency_scores" and "pred_relevant_windows"; "query", "clip_seconds",
+            "duration" and "relevant_windows" (the true moments, drawn as a green bar) are used
+            when present.
         out_png: output file.
         clip_seconds: clip length when the result does not carry it (default 2 s).
         dpi: resolution.
@@ -58,6 +59,8 @@ def _panel(ax, res: Mapping, clip_seconds: float | None) -> None:
     for rank, (start, end, score) in enumerate(windows):
         label = f"moment {start:.0f}-{end:.0f} s ({score:.2f})" if rank == 0 else None
         ax.axvspan(start, end, color="tab:orange", alpha=0.15 + 0.45 * max(score, 0) / top, lw=0, label=label)
+    for i, (start, end) in enumerate(res.get("relevant_windows") or []):
+        ax.axvspan(start, end, ymin=0, ymax=0.06, color="tab:green", lw=0, label="true moment" if i == 0 else None)
     ax.plot(centres, saliency, color="tab:blue", marker=".", lw=1.2, label="saliency")
     ax.set_xlim(0, duration)
     ax.set_ylabel("saliency")

@@ -1,0 +1,213 @@
+"""The parent `videolights-pipeline` flow: data -> decode -> extract -> synthesize -> pretrain ->
+(zero-shot) -> finetune -> evaluate, each step a flow of its own, skipped when its outputs are
+complete and current, so a run killed anywhere resumes with only the unfinished work."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from prefect import flow, task
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.cache_policies import NO_CACHE
+
+from flows.decode import decode_flow
+from flows.extract import extract_flow
+from flows.progress_artifacts import PrefectProgress
+from flows.steps import evaluate_flow, finetune_flow, pretrain_flow, synthesize_flow
+from pipeline import progress
+from pipeline.report import RunSummary
+from pipeline.video import list_videos
+from pipeline.workflow.config import STEPS, PipelineConfig, RunPaths, Step
+from pipeline.workflow.report import MetricsRow, PipelineReport, StepOutcome
+from pipeline.workflow.steps import HEADLINE, DataRecord, chance_level, prepare_data
+from storage.atomic import atomic_file
+
+
+class PipelineFailed(RuntimeError):
+    """A step failed; `report` says which, why, and what had finished."""
+
+    def __init__(self, report: PipelineReport):
+        failed = [s for s in report.steps if s.status == "failed"]
+        super().__init__("; ".join(f"{s.step}: {s.detail}" for s in failed) or "the pipeline failed")
+        self.report = report
+
+
+@task(name="prepare-data", cache_policy=NO_CACHE)
+def prepare_data_task(config: PipelineConfig) -> DataRecord:
+    return prepare_data(config, RunPaths.of(config))
+
+
+def _summary_detail(summary: RunSummary) -> str:
+    detail = f"{summary.done} done, {summary.skipped} skipped, {summary.failed} failed"
+    if summary.failures:
+        detail += " (" + "; ".join(f"{f.item}: {f.reason}" for f in summary.failures[:3]) + ")"
+    return detail
+
+
+def _merge(step: str, summaries: list[RunSummary]) -> RunSummary:
+    merged = RunSummary(step=step)
+    for s in summaries:
+        merged.done += s.done
+        merged.skipped += s.skipped
+        merged.failures += s.failures
+        merged.seconds += s.seconds
+        merged.notes += s.notes
+    return merged
+
+
+class _Runner:
+    """Runs the steps in order; after a failure the remaining steps are 'not reached'."""
+
+    def __init__(self, report: PipelineReport):
+        self.report = report
+        self.stopped = False
+
+    def run(self, step: str, enabled: bool, fn: Callable[[], tuple[object, str, bool]]) -> object | None:
+        if not enabled:
+            self.report.steps.append(StepOutcome(step=step, status="off"))
+            return None
+        if self.stopped:
+            self.report.steps.append(StepOutcome(step=step, status="not reached"))
+            return None
+        started = time.perf_counter()
+        try:
+            value, detail, skipped = fn()
+        except Exception as exc:  # the report names the step and the reason; the flow then fails
+            self.stopped = True
+            reason = f"{type(exc).__name__}: {exc}".splitlines()[0]
+            self.report.steps.append(StepOutcome(step=step, status="failed", detail=reason,
+                                                 seconds=time.perf_counter() - started))
+            return None
+        self.report.steps.append(StepOutcome(step=step, status="skipped" if skipped else "done", detail=detail,
+                                             seconds=time.perf_counter() - started))
+        return value
+
+
+def _artifact_key(name: str, what: str) -> str:
+    return re.sub(r"[^a-z0-9-]+", "-", f"{name}-{what}".lower()).strip("-")
+
+
+@flow(name="videolights-pipeline", log_prints=True)
+def pipeline_flow(config: PipelineConfig, refresh: list[Step] | None = None) -> PipelineReport:
+    """Run the whole DAG of `config`. `refresh` names steps to redo even when their outputs are current
+    (a refreshed step makes the steps after it see new inputs, so they redo only what changed)."""
+    started = time.perf_counter()
+    refresh = set(refresh or [])
+    unknown = refresh - set(STEPS)
+    if unknown:
+        raise ValueError(f"refresh: unknown steps {sorted(unknown)}; steps are {', '.join(STEPS)}")
+    paths = RunPaths.of(config)
+    kind = config.data.kind
+    report = PipelineReport(name=config.name, dataset=kind, headline=list(HEADLINE[kind]),
+                            tiny=config.features.extractor_preset == "tiny")
+    runner = _Runner(report)
+
+    with progress.listening(PrefectProgress(config.name)):
+        data: DataRecord | None = runner.run("data", True, lambda: _data(config))
+        runner.run("decode", True, lambda: _decode(config, paths, "decode" in refresh))
+        runner.run("extract", True, lambda: _extract(config, paths, data, "extract" in refresh))
+        runner.run("synthesize", config.synthesize.enabled,
+                   lambda: _summary_step(synthesize_flow(config, refresh="synthesize" in refresh)))
+        pretrain = runner.run("pretrain", config.pretrain.enabled,
+                              lambda: _train_step(pretrain_flow, config, "pretrain" in refresh))
+        zero_shot = runner.run("zero_shot", config.pretrain.enabled and config.evaluate.zero_shot,
+                               lambda: _eval_step(config, _checkpoint(config, pretrain), "zero_shot",
+                                                  "zero_shot" in refresh, test=False))
+        finetune = runner.run("finetune", True, lambda: _train_step(finetune_flow, config, "finetune" in refresh))
+        final = runner.run("evaluate", True, lambda: _eval_step(config, _checkpoint(config, finetune), "finetuned",
+                                                                "evaluate" in refresh, test=True))
+
+    if final is not None:
+        report.rows.append(MetricsRow(name=f"{config.finetune.preset} (fine-tuned)" if config.pretrain.enabled
+                                      else config.finetune.preset, metrics=final.brief, checkpoint=final.checkpoint))
+    if zero_shot is not None:
+        report.rows.append(MetricsRow(name=f"{config.pretrain.preset} (zero-shot)", metrics=zero_shot.brief,
+                                      checkpoint=zero_shot.checkpoint))
+    if config.evaluate.chance and data is not None:
+        report.rows.append(MetricsRow(name="chance (random predictions)", metrics=chance_level(config, paths)))
+    report.outputs = _outputs(paths, config, pretrain, finetune, final)
+    report.seconds = time.perf_counter() - started
+    with atomic_file(paths.report, "w") as handle:
+        handle.write(report.markdown())
+    if report.rows:
+        create_table_artifact(report.table_rows(), key=_artifact_key(config.name, "metrics"),
+                              description=f"{config.name}: val metrics (%) of each model and the chance level")
+    create_markdown_artifact(report.markdown(), key=_artifact_key(config.name, "report"),
+                             description=f"{config.name}: steps done / skipped / failed, metrics, outputs")
+    print(report.text())
+    if not report.ok:
+        raise PipelineFailed(report)
+    return report
+
+
+def _data(config: PipelineConfig) -> tuple[DataRecord, str, bool]:
+    record = prepare_data_task(config)
+    how = "generated" if record.generated else "found"
+    return record, f"{how}: {record.n_videos} videos, {record.n_train_rows} train / {record.n_val_rows} val rows", False
+
+
+def _decode(config: PipelineConfig, paths: RunPaths, force: bool) -> tuple[RunSummary, str, bool]:
+    settings = config.extract.decode
+    if config.extract.crop_size is not None:
+        settings = settings.model_copy(update={"short_side": config.extract.crop_size})
+    videos = [str(p) for p in list_videos(paths.videos)]
+    summary = decode_flow(videos=videos, store=paths.store, config=settings, force=force)
+    return summary, _summary_detail(summary), summary.done == 0 and summary.skipped > 0
+
+
+def _extract(config: PipelineConfig, paths: RunPaths, data: DataRecord | None, force: bool):
+    splits = [paths.train, paths.val] + ([paths.test] if paths.test else [])
+    summaries = [extract_flow(store=paths.store, video_dir=str(paths.videos), annotations=str(split),
+                              dataset=config.data.kind, config=config.extract_settings(), force=force)
+                 for split in splits]
+    merged = _merge("extract", summaries)
+    if merged.failed and not (merged.done + merged.skipped):
+        raise RuntimeError(f"no video could be extracted ({_summary_detail(merged)})")
+    return merged, _summary_detail(merged), merged.done == 0 and merged.skipped > 0
+
+
+def _summary_step(summary: RunSummary) -> tuple[RunSummary, str, bool]:
+    return summary, _summary_detail(summary), summary.done == 0 and summary.skipped > 0
+
+
+def _train_step(step_flow, config: PipelineConfig, refresh: bool):
+    record = step_flow(config, refresh=refresh)
+    skipped = record.cached
+    best = f", best epoch {record.best_epoch}" if record.best_epoch else ""
+    return record, f"{record.final_epoch} epochs{best} -> {record.out_dir}", skipped
+
+
+def _checkpoint(config: PipelineConfig, record) -> str:
+    if record is None:
+        raise RuntimeError("its training step did not finish")
+    if config.evaluate.checkpoint == "best" and record.best_checkpoint:
+        return record.best_checkpoint
+    return record.last_checkpoint
+
+
+def _eval_step(config: PipelineConfig, checkpoint: str, name: str, refresh: bool, test: bool):
+    record = evaluate_flow(config, checkpoint, name=name, test=test, refresh=refresh)
+    shown = ", ".join(f"{k} {record.brief[k]:.1f}" for k in HEADLINE[config.data.kind][:2] if k in record.brief)
+    return record, shown, record.cached
+
+
+def _outputs(paths: RunPaths, config: PipelineConfig, pretrain, finetune, final) -> dict[str, str]:
+    outputs = {"feature store": paths.store}
+    if config.synthesize.enabled:
+        outputs["synthetic rows"] = str(paths.synthetic)
+    if pretrain is not None:
+        outputs["pretrained model"] = pretrain.checkpoint
+    if finetune is not None:
+        outputs["fine-tuned model"] = finetune.checkpoint
+    if final is not None:
+        outputs["val submission"] = final.submission
+        outputs["metrics"] = final.metrics_path
+        if final.test_submission:
+            outputs["test submission"] = final.test_submission
+        if final.plots:
+            outputs["plots"] = str(Path(final.plots[0]).parent)
+    outputs["report"] = str(paths.report)
+    return outputs
