@@ -15,7 +15,7 @@ from model.feedback import highlightness_to_mask, moment_to_mask
 from model.layers.position import sine_positions
 from model.losses.taskweave import uncertainty_weighted_loss
 from model.presets import describe_preset, get_preset
-from model.spans import span_cxw_to_xx, span_xx_to_cxw, temporal_iou
+from model.spans import span_xx_to_cxw
 from model.taskweave import TaskWeave
 
 # Trainable parameters of the authors' TaskWeave on QVHighlights (SlowFast+CLIP, d=256, CNN MR
@@ -242,62 +242,13 @@ def test_gradients_reach_every_learnable_parameter(updates, make_batch, make_tar
     assert not missing, missing
 
 
-MOMENTS = [(2, 5), (7, 11)]  # planted moments of 12-clip videos, inclusive clip ranges
-
-
-def _planted_batch(cfg: ExperimentConfig) -> tuple[dict, dict]:
-    """Two videos whose moment clips share a signal unlike the rest; 4-word queries."""
-    gen = torch.Generator().manual_seed(0)
-    video = 0.5 * torch.randn(2, 12, cfg.model.video_dim, generator=gen)
-    text = torch.randn(2, 4, cfg.model.text_dim, generator=gen)
-    signal = torch.randn(2, cfg.model.video_dim, generator=gen)
-    labels, spans = torch.zeros(2, 12), []
-    for b, (first, last) in enumerate(MOMENTS):
-        video[b, first : last + 1] += signal[b]
-        labels[b, first : last + 1] = 8.0
-        spans.append({"spans": torch.tensor([[(first + last + 1) / 24, (last + 1 - first) / 12]])})
-    inputs = {"src_vid": video, "src_vid_mask": torch.ones(2, 12),
-              "src_txt": text, "src_txt_mask": torch.ones(2, 4)}  # fmt: skip
-    targets = {
-        "span_labels": spans, "saliency_all_labels": labels, "epoch": 0,
-        "saliency_pos_labels": torch.tensor([[2, 5], [7, 11]]),
-        "saliency_neg_labels": torch.tensor([[0, 11], [0, 6]]),
-    }  # fmt: skip
-    return inputs, targets
-
-
-def _top1_ious(out: dict, targets: dict) -> list[float]:
-    top = out["pred_logits"].softmax(-1)[..., 0].argmax(1)
-    best = span_cxw_to_xx(out["pred_spans"][torch.arange(len(top)), top])
-    truth = [span_cxw_to_xx(t["spans"]) for t in targets["span_labels"]]
-    return [temporal_iou(best[b : b + 1], truth[b])[0].item() for b in range(len(top))]
-
-
-def test_tiny_model_overfits_a_planted_moment() -> None:
+def test_tiny_model_overfits_a_planted_moment(overfit_planted) -> None:
     # both feedbacks on; the MR terms are unweighted (L1 + gIoU + CE), so MR needs more
     # steps than VideoLights' 160 (L1 weight 10)
     cfg = _config(feedback="both", dec_layers=2, input_dropout=0.1)
-    model, criterion, _ = build_model(cfg)
-    batch, targets = _planted_batch(cfg)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=1e-4)
-    schedule = torch.optim.lr_scheduler.StepLR(optimizer, step_size=180, gamma=0.1)
-    model.eval()
-    with torch.no_grad():
-        start = criterion(model(**batch), targets)["total"].item()
-    model.train()
-    for _ in range(240):
-        loss = criterion(model(**batch), targets)["total"]
-        optimizer.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        schedule.step()
-    model.eval()
-    with torch.no_grad():
-        out = model(**batch)
-        end = criterion(out, targets)["total"].item()
+    start, end, ious = overfit_planted(cfg, steps=240, lr_drop=180)
     assert end < 0.3 * start, (start, end)
-    assert min(_top1_ious(out, targets)) > 0.7, _top1_ious(out, targets)
+    assert min(ious) > 0.7, ious
 
 
 def test_checkpoint_round_trip(tmp_path, make_batch) -> None:

@@ -15,7 +15,6 @@ from model.config import ExperimentConfig
 from model.layers.position import sine_positions
 from model.losses.trdetr import global_regulator_loss, local_regulator_loss, relevant_clips
 from model.presets import describe_preset, get_preset
-from model.spans import span_cxw_to_xx, temporal_iou
 from model.trdetr import TRDETR
 from model.unijfm import top1_clip_range
 from model.vfr import VisualFeatureRefinement
@@ -207,61 +206,11 @@ def test_gradients_reach_every_learnable_parameter(make_batch, make_targets) -> 
     assert not missing, missing
 
 
-MOMENTS = [(2, 5), (7, 11)]  # planted moments of 12-clip videos, inclusive clip ranges
-
-
-def _planted_batch(cfg: ExperimentConfig) -> tuple[dict, dict]:
-    """Two videos whose moment clips share a signal unlike the rest; 4-word queries."""
-    gen = torch.Generator().manual_seed(0)
-    video = 0.5 * torch.randn(2, 12, cfg.model.video_dim, generator=gen)
-    text = torch.randn(2, 4, cfg.model.text_dim, generator=gen)
-    signal = torch.randn(2, cfg.model.video_dim, generator=gen)
-    labels, spans = torch.zeros(2, 12), []
-    for b, (first, last) in enumerate(MOMENTS):
-        video[b, first : last + 1] += signal[b]
-        labels[b, first : last + 1] = 8.0
-        spans.append({"spans": torch.tensor([[(first + last + 1) / 24, (last + 1 - first) / 12]])})
-    inputs = {"src_vid": video, "src_vid_mask": torch.ones(2, 12),
-              "src_txt": text, "src_txt_mask": torch.ones(2, 4)}  # fmt: skip
-    targets = {
-        "span_labels": spans, "saliency_all_labels": labels, "epoch": 0,
-        "saliency_pos_labels": torch.tensor([[2, 5], [7, 11]]),
-        "saliency_neg_labels": torch.tensor([[0, 11], [0, 6]]),
-    }  # fmt: skip
-    return inputs, targets
-
-
-def _top1_ious(out: dict, targets: dict) -> list[float]:
-    top = out["pred_logits"].softmax(-1)[..., 0].argmax(1)
-    best = span_cxw_to_xx(out["pred_spans"][torch.arange(len(top)), top])
-    truth = [span_cxw_to_xx(t["spans"]) for t in targets["span_labels"]]
-    return [temporal_iou(best[b : b + 1], truth[b])[0].item() for b in range(len(top))]
-
-
-def test_tiny_model_overfits_a_planted_moment() -> None:
+def test_tiny_model_overfits_a_planted_moment(overfit_planted) -> None:
     # as for VideoLights: 2 decoder layers, light input dropout, a final low-lr phase
-    cfg = _config(dec_layers=2, input_dropout=0.1)
-    model, criterion, _ = build_model(cfg)
-    batch, targets = _planted_batch(cfg)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=1e-4)
-    schedule = torch.optim.lr_scheduler.StepLR(optimizer, step_size=120, gamma=0.1)
-    model.eval()
-    with torch.no_grad():
-        start = criterion(model(**batch), targets)["total"].item()
-    model.train()
-    for _ in range(160):
-        loss = criterion(model(**batch), targets)["total"]
-        optimizer.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        schedule.step()
-    model.eval()
-    with torch.no_grad():
-        out = model(**batch)
-        end = criterion(out, targets)["total"].item()
+    start, end, ious = overfit_planted(_config(dec_layers=2, input_dropout=0.1), steps=160, lr_drop=120)
     assert end < 0.3 * start, (start, end)
-    assert min(_top1_ious(out, targets)) > 0.7, _top1_ious(out, targets)
+    assert min(ious) > 0.7, ious
 
 
 def test_checkpoint_round_trip(tmp_path, make_batch) -> None:
