@@ -1,16 +1,34 @@
-"""The extract flow: video features per shard of videos (one decode pass each), query features per dataset."""
+"""The extract flow: video features per shard of videos (one decode pass each), query features per dataset.
+
+Shards fan out in one of three ways (`FanOut.mode`): as tasks of the flow run ("tasks"), as runs of
+the `extract-shard` deployment on a work pool ("deployments"), or as tasks on a local Dask cluster
+with one worker per GPU ("dask"). Every way passes paths and small records, never arrays: the
+features go straight from the extracting process into the store.
+"""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Literal
+from uuid import UUID
 
-from prefect import flow, task
+import torch
+from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+from prefect.client.schemas.objects import FlowRun
+from prefect.deployments import run_deployment
+from prefect.exceptions import MissingResult
 from prefect.task_runners import ThreadPoolTaskRunner
+from prefect_dask import DaskTaskRunner
+from pydantic import BaseModel, ConfigDict, Field
 
 from pipeline import progress
-from pipeline.datasets.readers import read_annotations
+from pipeline.datasets.readers import DatasetKind, read_annotations
 from pipeline.extract import (
     PROGRESS_KEY,
     ExtractConfig,
@@ -22,8 +40,70 @@ from pipeline.extract import (
     resolve_videos,
 )
 from pipeline.report import RunSummary
-from pipeline.video import list_videos
+from pipeline.video import list_videos, video_id
 from storage import FeatureStore
+
+#: The shard deployment of the GPU work pool (see prefect.yaml).
+GPU_SHARD_DEPLOYMENT = "extract-shard/extract-shard-gpu"
+#: The API serves at most this many flow runs per read.
+_PAGE = 200
+
+
+class FanOut(BaseModel):
+    """How the shards of an extraction are spread out.
+
+    Attributes:
+        mode: "tasks": shards are tasks of this flow run, one at a time in this process (the default).
+            "deployments": each shard is a run of `deployment`, all created at once and waited for;
+            how many run at the same time is bounded by the work pool's concurrency limit and the
+            deployment's `concurrency_limit` (prefect.yaml), not by this flow.
+            "dask": shards are tasks on a local Dask cluster of `workers` processes; with
+            `device="cuda"`, one worker per visible GPU and worker n extracts on `cuda:n`.
+        deployment: the shard deployment ("flow name/deployment name") of mode "deployments".
+        workers: Dask workers of mode "dask"; None: one per visible GPU on "cuda", else 2.
+        timeout_s: how long mode "deployments" waits for its shard runs, in seconds; the videos of
+            runs still unfinished then are reported failed (the runs themselves go on).
+        poll_s: seconds between two reads of the shard runs' states.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    mode: Literal["tasks", "deployments", "dask"] = "tasks"
+    deployment: str = GPU_SHARD_DEPLOYMENT
+    workers: int | None = Field(default=None, ge=1)
+    timeout_s: float = Field(default=24 * 3600.0, gt=0)
+    poll_s: float = Field(default=5.0, gt=0)
+
+
+class ShardResult(BaseModel):
+    """What one shard (or several, merged) did: a record per video, and queries written per encoder."""
+
+    records: list[ExtractRecord] = []
+    queries: dict[str, int] = {}
+
+    def merge(self, other: ShardResult) -> ShardResult:
+        queries = dict(self.queries)
+        for name, n in other.queries.items():
+            queries[name] = queries.get(name, 0) + n
+        return ShardResult(records=self.records + other.records, queries=queries)
+
+
+def on_worker_gpu(config: ExtractConfig) -> ExtractConfig:
+    """On a Dask worker, a bare "cuda" device becomes that worker's own GPU: worker n -> cuda:n.
+
+    LocalCluster names its workers 0..N-1 and the "dask" fan-out starts one per GPU, so each
+    worker owns one GPU. Anywhere else (or for "cpu", "cuda:N") the config is returned unchanged.
+    """
+    if config.device != "cuda":
+        return config
+    from distributed import get_worker
+
+    try:
+        worker = get_worker()
+    except ValueError:  # not running on a Dask worker
+        return config
+    if not isinstance(worker.name, int) or torch.cuda.device_count() == 0:
+        return config
+    return config.model_copy(update={"device": f"cuda:{worker.name % torch.cuda.device_count()}"})
 
 
 # Retries cover transient errors (a GPU hiccup, a network store); finished videos are skipped on retry
@@ -32,39 +112,174 @@ from storage import FeatureStore
       task_run_name="extract shard {index}")
 def extract_shard_task(index: int, videos: list[str], store_url: str, config: ExtractConfig,
                        force: bool = False) -> list[ExtractRecord]:
+    config = on_worker_gpu(config)
     return extract_videos(videos, FeatureStore(store_url), build_video_extractors(config), config, force)
 
 
 @task(name="encode-queries", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5)
 def encode_queries_task(queries: dict[str, str], store_url: str, config: ExtractConfig,
                         force: bool = False) -> dict[str, int]:
+    config = on_worker_gpu(config)
     return extract_queries(queries, FeatureStore(store_url), build_text_encoders(config), force=force)
+
+
+# A deployment entrypoint: the parent reads its return value from result storage, so results are
+# persisted (JSON: a few records, readable by people) to storage both sides see (PREFECT_LOCAL_STORAGE_PATH).
+@flow(name="extract-shard", log_prints=True, persist_result=True, result_serializer="json",
+      retries=2, retry_delay_seconds=5)
+def extract_shard_flow(videos: list[str], store: str, config: ExtractConfig = ExtractConfig(),
+                       force: bool = False, index: int = 0, annotations: str | None = None,
+                       dataset: DatasetKind = "qvhighlights") -> ShardResult:
+    """Extract the features of one shard of videos into the store, and (with `annotations`) encode
+    that file's queries; missing or stale entries only. Returns one small record per video."""
+    started = time.perf_counter()
+    fs = FeatureStore(store)
+    records = extract_videos(videos, fs, build_video_extractors(config), config, force) if videos else []
+    queries: dict[str, int] = {}
+    if annotations and config.text_names():
+        texts = {str(r.qid): r.query for r in read_annotations(annotations, dataset)}
+        queries = extract_queries(texts, fs, build_text_encoders(config), force=force)
+    summary = RunSummary.from_records(f"extract shard {index}", records, seconds=time.perf_counter() - started)
+    summary.notes += [f"queries: {n} {name} encoded" for name, n in queries.items()]
+    print(summary.text())
+    return ShardResult(records=records, queries=queries)
+
+
+def make_shards(videos: Sequence[str | Path], shard_size: int) -> list[list[str]]:
+    size = max(1, shard_size)
+    return [[str(p) for p in videos[i:i + size]] for i in range(0, len(videos), size)]
+
+
+def read_queries(annotations: Sequence[tuple[str, str]]) -> dict[str, str]:
+    """qid -> query text of every (annotation file, dataset kind); a later file wins on a shared qid."""
+    return {str(r.qid): r.query for path, kind in annotations for r in read_annotations(path, kind)}
+
+
+def run_shards(shards: list[list[str]], store: str, config: ExtractConfig, force: bool = False,
+               fanout: FanOut = FanOut(), annotations: Sequence[tuple[str, str]] = ()) -> ShardResult:
+    """Extract every shard, and encode the queries of `annotations` ((path, dataset kind) pairs),
+    the way `fanout` says. Call from inside a flow run; returns the merged records and counts."""
+    if fanout.mode == "deployments":
+        return _through_deployments(shards, store, config, force, fanout, annotations)
+    if fanout.mode == "dask":
+        with dask_task_runner(config, fanout) as runner:
+            return _through_tasks(runner, shards, store, config, force, annotations)
+    return _through_tasks(None, shards, store, config, force, annotations)
+
+
+def dask_task_runner(config: ExtractConfig, fanout: FanOut) -> DaskTaskRunner:
+    """A local Dask cluster: one single-threaded worker process per GPU (or `fanout.workers`)."""
+    gpus = torch.cuda.device_count() if config.device == "cuda" else 0
+    workers = fanout.workers or gpus or 2
+    # The workers report their task runs to this flow run's API. Without a server (Prefect's local
+    # ephemeral mode) its URL is in no environment variable, and each worker would start a server of its own.
+    with get_client(sync_client=True) as client:
+        env = {"PREFECT_API_URL": str(client.api_url).rstrip("/")}
+    # One thread per worker: a worker runs one shard at a time on its GPU. No dashboard: it needs
+    # a free port (and bokeh), and runs here are short-lived.
+    return DaskTaskRunner(cluster_kwargs={"n_workers": workers, "threads_per_worker": 1, "processes": True,
+                                          "dashboard_address": None, "env": env})
+
+
+def _through_tasks(runner: DaskTaskRunner | None, shards: list[list[str]], store: str, config: ExtractConfig,
+                   force: bool, annotations: Sequence[tuple[str, str]]) -> ShardResult:
+    """Shards as Prefect tasks: on `runner` (Dask) or, when None, on the flow's own task runner."""
+    def submit(task_obj, **parameters):
+        return runner.submit(task_obj, parameters) if runner is not None else task_obj.submit(**parameters)
+
+    futures = [submit(extract_shard_task, index=i, videos=shard, store_url=store, config=config, force=force)
+               for i, shard in enumerate(shards)]
+    queries = read_queries(annotations)
+    text = (submit(encode_queries_task, queries=queries, store_url=store, config=config, force=force)
+            if queries and config.text_names() else None)
+    records = [r for f in futures for r in f.result()]
+    return ShardResult(records=records, queries=text.result() if text is not None else {})
+
+
+def _through_deployments(shards: list[list[str]], store: str, config: ExtractConfig, force: bool,
+                         fanout: FanOut, annotations: Sequence[tuple[str, str]]) -> ShardResult:
+    """Each shard (and each annotation file's queries) as a run of the shard deployment, linked to
+    this flow run as a child; all are created at once and the work pool decides how many run."""
+    logger = get_run_logger()
+    base = {"store": store, "config": config.model_dump(mode="json"), "force": force}
+    jobs = [(f"extract shard {i}", {**base, "videos": shard, "index": i}, shard) for i, shard in enumerate(shards)]
+    jobs += [(f"encode queries of {Path(path).name}",
+              {**base, "videos": [], "index": len(shards) + k, "annotations": path, "dataset": kind}, [])
+             for k, (path, kind) in enumerate(annotations)]
+    runs = [run_deployment(fanout.deployment, parameters=params, flow_run_name=name, timeout=0, as_subflow=True)
+            for name, params, _ in jobs]
+    logger.info("%d runs of %s created; waiting for them (up to %.0f s)", len(runs), fanout.deployment,
+                fanout.timeout_s)
+    latest = wait_for_runs([r.id for r in runs], fanout.timeout_s, fanout.poll_s)
+    merged = ShardResult()
+    for (name, params, shard), run in zip(jobs, runs):
+        merged = merged.merge(_shard_result(latest.get(run.id, run), shard, params.get("annotations"),
+                                            fanout.timeout_s))
+    return merged
+
+
+def wait_for_runs(ids: list[UUID], timeout_s: float, poll_s: float) -> dict[UUID, FlowRun]:
+    """Poll the flow runs until all are final or `timeout_s` passed; their latest reads by id."""
+    deadline = time.monotonic() + timeout_s
+    latest: dict[UUID, FlowRun] = {}
+    with get_client(sync_client=True) as client:
+        while True:
+            pending = [i for i in ids if not (i in latest and latest[i].state and latest[i].state.is_final())]
+            for start in range(0, len(pending), _PAGE):
+                page = FlowRunFilter(id=FlowRunFilterId(any_=pending[start:start + _PAGE]))
+                latest.update({r.id: r for r in client.read_flow_runs(flow_run_filter=page, limit=_PAGE)})
+            if not pending or time.monotonic() >= deadline:
+                return latest
+            time.sleep(poll_s)
+
+
+def _shard_result(run: FlowRun, shard: list[str], annotations: str | None, timeout_s: float) -> ShardResult:
+    """A finished shard run's result, or a failed record per video (or query file) naming the run's state."""
+    state = run.state
+    if state is not None and state.is_completed():
+        try:
+            return ShardResult.model_validate(state.result())
+        except (MissingResult, OSError, ValueError) as exc:
+            reason = (f"shard run {run.name!r} completed but its result could not be read ({exc}); "
+                      "the parent and the shard runs need the same result storage (PREFECT_LOCAL_STORAGE_PATH)")
+    elif state is not None and state.is_final():
+        reason = f"shard run {run.name!r} {state.name}: {state.message or 'no message'}"
+    else:
+        reason = (f"shard run {run.name!r} still {state.name if state else 'unknown'} after {timeout_s:.0f} s; "
+                  "is a worker polling the shard deployment's work pool?")
+    items = [(video_id(p), p) for p in shard] or [(f"queries:{Path(annotations).name}", annotations or "")]
+    return ShardResult(records=[ExtractRecord(vid=vid, path=path, status="failed", reason=reason)
+                                for vid, path in items])
 
 
 @flow(name="extract", log_prints=True, task_runner=ThreadPoolTaskRunner(max_workers=1))
 def extract_flow(store: str, video_dir: str, annotations: str | None = None, dataset: str = "qvhighlights",
-                 config: ExtractConfig = ExtractConfig(), shard_size: int = 64, force: bool = False) -> RunSummary:
+                 config: ExtractConfig = ExtractConfig(), shard_size: int = 64, force: bool = False,
+                 fanout: FanOut = FanOut()) -> RunSummary:
     """Extract video features for the videos of an annotation file (or every video of `video_dir`)
-    and query features for its queries; missing or stale entries only."""
+    and query features for its queries; missing or stale entries only. `fanout` says where the
+    shards of `shard_size` videos run (tasks here, runs of a shard deployment, or a Dask cluster)."""
     started = time.perf_counter()
     FeatureStore(store)
-    queries: dict[str, str] = {}
+    query_files: list[tuple[str, str]] = []
+    n_queries = 0
     if annotations:
         rows = read_annotations(annotations, dataset)
-        queries = {str(r.qid): r.query for r in rows}
+        n_queries = len({str(r.qid) for r in rows})
         videos, missing = resolve_videos(video_dir, [r.vid for r in rows])
+        if n_queries and config.text_names():
+            query_files.append((annotations, dataset))
     else:
         videos, missing = list_videos(video_dir), []
-    shards = [[str(p) for p in videos[i:i + shard_size]] for i in range(0, len(videos), max(1, shard_size))]
-    futures = [extract_shard_task.submit(i, shard, store, config, force) for i, shard in enumerate(shards)]
-    text_future = encode_queries_task.submit(queries, store, config, force) if queries and config.text_names() else None
-    records = missing + [r for f in futures for r in f.result()]
+    result = run_shards(make_shards(videos, shard_size), store, config, force, fanout, query_files)
     progress.finish(PROGRESS_KEY)
-    summary = RunSummary.from_records("extract", records, seconds=time.perf_counter() - started)
-    if text_future is not None:
-        written = text_future.result()
-        summary.notes.append("queries: " + ", ".join(f"{n} {name} encoded" for name, n in written.items())
-                             + f" ({len(queries)} in the dataset)")
+    summary = RunSummary.from_records("extract", missing + result.records, seconds=time.perf_counter() - started)
+    if query_files:
+        summary.notes.append("queries: " + ", ".join(f"{n} {name} encoded" for name, n in result.queries.items())
+                             + f" ({n_queries} in the dataset)")
+    if fanout.mode != "tasks":
+        summary.notes.append(f"fan-out: {fanout.mode}" + (f" ({fanout.deployment})" if fanout.mode == "deployments"
+                                                           else ""))
     if config.preset == "tiny":
         summary.notes.append("preset tiny: random small encoders, for tests and demos only")
     create_markdown_artifact(summary.markdown(), key="extract-summary", description="extract run summary")
