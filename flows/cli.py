@@ -8,7 +8,9 @@ from typing import Optional
 import typer
 
 from flows.cli_common import RichProgress, fail
+from flows.compare_cli import compare as compare_cmd
 from flows.runtime import apply_defaults
+from flows.run_cli import run as run_cmd
 from flows.synthesize_cli import synthesize as synthesize_cmd
 
 apply_defaults()
@@ -368,6 +370,8 @@ def predict_cmd(
 
 
 app.command("synthesize")(synthesize_cmd)
+app.command("compare")(compare_cmd)
+app.command("run")(run_cmd)
 
 
 def main() -> None:

@@ -77,7 +77,7 @@ class _Runner:
             value, detail, skipped = fn()
         except Exception as exc:  # the report names the step and the reason; the flow then fails
             self.stopped = True
-            reason = f"{type(exc).__name__}: {exc}".splitlines()[0]
+            reason = " ".join(f"{type(exc).__name__}: {exc}".split())[:400]
             self.report.steps.append(StepOutcome(step=step, status="failed", detail=reason,
                                                  seconds=time.perf_counter() - started))
             return None
@@ -177,7 +177,8 @@ def _train_step(step_flow, config: PipelineConfig, refresh: bool):
     record = step_flow(config, refresh=refresh)
     skipped = record.cached
     best = f", best epoch {record.best_epoch}" if record.best_epoch else ""
-    return record, f"{record.final_epoch} epochs{best} -> {record.out_dir}", skipped
+    resumed = f", resumed at epoch {record.resumed_from_epoch}" if record.resumed_from_epoch > 1 and not skipped else ""
+    return record, f"{record.final_epoch} epochs{best}{resumed} -> {record.out_dir}", skipped
 
 
 def _checkpoint(config: PipelineConfig, record) -> str:

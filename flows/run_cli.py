@@ -19,7 +19,7 @@ def run(
 ) -> None:
     """Run data -> decode -> extract -> synthesize -> pretrain -> finetune -> evaluate from CONFIG_FILE;
     finished steps are skipped, a killed run resumes where it stopped."""
-    from flows.pipeline import PipelineFailed, pipeline_flow
+    from flows.dag import PipelineFailed, pipeline_flow
     from pipeline import progress
     from pipeline.config_files import ConfigFileError, load_config, validate_config
     from pipeline.workflow.config import STEPS, PipelineConfig, expand_path

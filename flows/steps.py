@@ -61,12 +61,12 @@ def evaluate_task(plan: EvalPlan) -> EvalRecord:
     return run_evaluate(plan)
 
 
-def _run_cached(task_obj, plan, workdir, outputs_present: bool, refresh: bool, **kwargs):
+def _run_cached(task_obj, plan, workdir, outputs_present: bool, refresh: bool, task_kwargs: dict | None = None):
     """Run a plan-keyed task; a cached result is used only while the step's outputs are still on disk.
     Returns (the record with `cached` set, whether it came from the cache)."""
     options = cached_in(workdir)
     state: State = task_obj.with_options(refresh_cache=refresh or not outputs_present, **options)(
-        plan, return_state=True, **kwargs)
+        plan, return_state=True, **(task_kwargs or {}))
     cached = state.name == "Cached"
     return state.result().model_copy(update={"cached": cached}), cached
 
@@ -82,9 +82,8 @@ def _train(stage: str, config: PipelineConfig, refresh: bool) -> tuple[TrainReco
         best = pretrain.run.out / "best.ckpt"
         init_from = str(best if best.exists() else pretrain.run.out / "last.ckpt")
     plan = plan_train(stage, config, paths, init_from=init_from)
-    kwargs = {"refresh": refresh} if refresh else {}
     return _run_cached(train_task.with_options(task_run_name=f"train {stage}"), plan, paths.workdir,
-                       train_outputs_present(plan), refresh, **kwargs)
+                       train_outputs_present(plan), refresh, {"refresh": refresh})
 
 
 @flow(name="pretrain", log_prints=True)

@@ -52,16 +52,15 @@ CONCEPTS: dict[str, tuple[int, int, int]] = {
     "red": (220, 40, 40), "green": (40, 200, 60), "blue": (40, 70, 230), "yellow": (235, 215, 40),
     "magenta": (210, 50, 200), "cyan": (40, 210, 220),
 }
-_TEMPLATES = ("a {c} square appears on the screen", "the {c} square crosses the picture",
-              "a big {c} block moves across")
+_TEMPLATES = ("the screen turns {c}", "everything becomes {c} for a while", "a {c} scene with a sliding bar")
 
 
 class DemoDataConfig(BaseModel):
     """A generated moment-retrieval dataset: videos with planted moments and the queries that name them.
 
-    Every video is `seconds` long on a drifting grey background; it shows two planted moments,
-    each a large square of one concept colour that slides across the picture, at random places on
-    the clip grid. Each moment has one query naming its colour, so a model has to read the query
+    Every video is `seconds` long on a drifting grey background; it shows two planted moments at
+    random places on the clip grid, during each of which the picture turns one concept colour
+    (a darker bar sliding across it). Each moment has one query naming its colour, so a model has to read the query
     to tell the two moments apart. Saliency scores are 4 at the moment's centre, 3 elsewhere in it.
 
     Attributes:
@@ -122,20 +121,21 @@ def _planted_frames(config: DemoDataConfig, moments: list[tuple[int, int, str]],
     rng = np.random.default_rng(seed)
     phase = rng.uniform(0, 2 * np.pi, size=3)
     h, w = config.height, config.width
-    side = int(h * 0.6)
-    ramp = np.linspace(0, 1, w)[None, :, None]
+    ramp = np.linspace(-1, 1, w)[None, :, None]
+    side = w // 4
 
     def make(_index: int, t: float) -> np.ndarray:
-        grey = 110 + 25 * np.sin(t / 4 + phase)
-        frame = (grey[None, None, :] + 30 * ramp * np.sin(t / 5 + phase[0])).clip(0, 255)
-        frame = np.broadcast_to(frame, (h, w, 3)).astype(np.uint8).copy()
         clip = int(t // config.clip_seconds)
-        for start, end, concept in moments:
-            if start <= clip < end:
-                progress_in = (t - start * config.clip_seconds) / ((end - start) * config.clip_seconds)
-                x = int(progress_in * (w - side))
-                top = (h - side) // 2
-                frame[top:top + side, x:x + side] = CONCEPTS[concept]
+        colour = next((CONCEPTS[c] for start, end, c in moments if start <= clip < end), None)
+        if colour is None:  # drifting grey background
+            grey = 110 + 25 * np.sin(t / 4 + phase)
+            frame = grey[None, None, :] + 30 * ramp * np.sin(t / 5 + phase[0])
+        else:  # the moment: the picture turns the concept's colour, a darker bar slides across it
+            frame = np.asarray(colour, np.float64)[None, None, :] * (0.85 + 0.15 * ramp)
+        frame = np.broadcast_to(frame.clip(0, 255), (h, w, 3)).astype(np.uint8).copy()
+        if colour is not None:
+            x = int((t * w / 6) % (w - side))
+            frame[:, x:x + side] //= 2
         return frame
 
     return make

@@ -195,14 +195,23 @@ class PipelineConfig(_Frozen):
                              "use the same encoders")
         if self.data.domain is not None and self.data.kind != "tvsum":
             raise ValueError(f"data.domain={self.data.domain!r} filters TVSum videos; data.kind is {self.data.kind!r}")
-        for path in self.path_fields():
-            expand_path(path)  # an unset ${VAR} is refused now, not halfway through a run
+        for stage in ("pretrain", "finetune"):
+            step: TrainStepConfig = getattr(self, stage)
+            if step.enabled:
+                _check_experiment(stage, step, self.features)
+        for name, path in self.path_fields().items():
+            try:
+                expand_path(path)  # an unset ${VAR} is refused now, not halfway through a run
+            except ValueError as exc:
+                raise ValueError(f"{name}: {exc}") from None
         return self
 
-    def path_fields(self) -> list[str]:
+    def path_fields(self) -> dict[str, str]:
+        """The config's paths by field name (those that are set)."""
         data = self.data
-        values = [self.workdir, self.store, data.videos, data.train, data.val, data.test, self.synthesize.videos]
-        return [v for v in values if v]
+        values = {"workdir": self.workdir, "store": self.store, "data.videos": data.videos, "data.train": data.train,
+                  "data.val": data.val, "data.test": data.test, "synthesize.videos": self.synthesize.videos}
+        return {name: value for name, value in values.items() if value}
 
     def extract_settings(self) -> ExtractConfig:
         """The extraction config with the feature set's encoders and the run's device."""
@@ -213,6 +222,22 @@ class PipelineConfig(_Frozen):
     def synthesize_settings(self) -> SynthesizeConfig:
         settings = self.synthesize.settings()
         return settings.model_copy(update={"device": _concrete_device(self.device)})
+
+
+def _check_experiment(stage: str, step: TrainStepConfig, features: FeatureSet) -> None:
+    """The step's preset with the run's features and overrides must be a valid experiment."""
+    from pydantic import ValidationError
+
+    from model.config import ExperimentConfig
+    from model.presets import get_preset
+
+    data = get_preset(step.preset).with_features(features).model_dump()
+    data["model"].update(step.model_overrides)
+    try:
+        ExperimentConfig.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise ValueError(f"{stage}.model_overrides give an invalid {step.preset} model: {problems}") from None
 
 
 def _concrete_device(device: str) -> str:
