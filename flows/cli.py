@@ -173,25 +173,6 @@ def evaluate(
     typer.echo(text)
 
 
-@app.command()
-def demo(
-    out: Path = typer.Option(Path("demo-out"), help="where the demo writes its videos and store"),
-    workers: int = typer.Option(2, min=1, help="videos decoded at the same time"),
-) -> None:
-    """Generate a few videos and run the pipeline on them with embedded defaults (no server, no GPU)."""
-    from flows.decode import decode_flow, with_workers
-    from pipeline import progress
-    from pipeline.demo import generate_demo_videos
-
-    videos = generate_demo_videos(out / "videos")
-    store = out / "store"
-    with RichProgress() as bar, progress.listening(bar):
-        summary = with_workers(decode_flow, workers)(videos=[str(p) for p in videos], store=str(store))
-    typer.echo(summary.text())
-    typer.echo(f"videos: {out / 'videos'}\nfeature store: {store} (clip grids under video/clips/)")
-    raise typer.Exit(code=0 if summary.ok else 1)
-
-
 # --- training and inference (train, infer, predict) -----------------------------------------
 
 

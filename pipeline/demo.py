@@ -31,22 +31,6 @@ def moving_square_frames(width: int, height: int, seed: int):
     return make
 
 
-def generate_demo_videos(folder: str | os.PathLike, count: int = 4, seed: int = 0) -> list[Path]:
-    """Write `count` short videos of different lengths, rates and sizes into `folder`."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    shapes = [(12.0, 30, 320, 240), (7.5, 25, 256, 144), (20.0, 15, 240, 320), (3.0, 24, 192, 108)]
-    paths = []
-    for i in range(count):
-        seconds, fps, width, height = shapes[i % len(shapes)]
-        path = folder / f"demo_{i:02d}.mp4"
-        if not path.exists():
-            write_video(path, moving_square_frames(width, height, seed + i), int(seconds * fps), fps=fps,
-                        width=width, height=height, audio=i % 2 == 0)
-        paths.append(path)
-    return paths
-
-
 #: The demo's concepts: a query names one, the video shows it during the query's moment.
 CONCEPTS: dict[str, tuple[int, int, int]] = {
     "red": (220, 40, 40), "green": (40, 200, 60), "blue": (40, 70, 230), "yellow": (235, 215, 40),
