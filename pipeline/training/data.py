@@ -82,10 +82,14 @@ def epoch_generator(seed: int, epoch: int) -> torch.Generator:
 
 def build_loader(dataset: VideoLightsDataset, batch_size: int, *, shuffle: bool, num_workers: int = 0,
                  pin_memory: bool = False, generator: torch.Generator | None = None) -> DataLoader:
-    """DataLoader with `collate`; workers (if any) get their seeds from `generator`."""
+    """DataLoader with `collate`; workers (if any) get their seeds from `generator`.
+
+    Workers are spawned, not forked: zarr 3 runs its I/O on a background event-loop thread, and a
+    child forked after that thread started (any earlier store read in this process) cannot use it.
+    """
     return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, collate_fn=collate,
                       num_workers=num_workers, pin_memory=pin_memory, generator=generator,
-                      persistent_workers=False)
+                      persistent_workers=False, multiprocessing_context="spawn" if num_workers else None)
 
 
 def ground_truth(rows: Annotations) -> list[dict]:

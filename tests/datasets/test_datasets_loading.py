@@ -79,7 +79,8 @@ def test_dataloader_workers_give_the_same_batches(charades_rows, charades_featur
     ds = VideoLightsDataset(charades_rows, charades_features.store, cfg)
     ds.set_epoch(2)
     serial = list(DataLoader(ds, batch_size=4, collate_fn=collate))
-    forked = list(DataLoader(ds, batch_size=4, collate_fn=collate, num_workers=2))
+    # spawned, as build_loader does: a fork after zarr's I/O thread started breaks the children
+    forked = list(DataLoader(ds, batch_size=4, collate_fn=collate, num_workers=2, multiprocessing_context="spawn"))
     assert len(serial) == len(forked) == 3
     for a, b in zip(serial, forked):
         _assert_same_batches(a, b)
