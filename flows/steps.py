@@ -36,9 +36,8 @@ def synthesize_task(config: PipelineConfig, force: bool = False) -> RunSummary:
     paths = RunPaths.of(config)
     summary = synthesize(paths.synthetic_videos, paths.store, paths.synthetic, config.synthesize_settings(),
                          overwrite=force)
-    return RunSummary(step="synthesize", done=summary.done, skipped=summary.skipped, failures=summary.failures,
-                      seconds=summary.seconds,
-                      notes=summary.notes + [f"{summary.rows_written} rows written to {paths.synthetic}"])
+    summary.notes.append(f"{summary.rows_written} rows written to {paths.synthetic}")
+    return summary
 
 
 @flow(name="synthesize", log_prints=True)

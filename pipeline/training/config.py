@@ -17,6 +17,19 @@ Stage = Literal["pretrain", "finetune", "train"]
 _DEVICE = re.compile(r"^(auto|cpu|cuda(:\d+)?)$")
 
 
+def build_experiment(preset: str, features: FeatureSet | None = None, model_overrides: dict[str, Any] | None = None,
+                     train_overrides: dict[str, Any] | None = None) -> ExperimentConfig:
+    """A preset with another feature set, ModelConfig and TrainConfig overrides (None values ignored),
+    validated as a whole; a ValidationError names the bad field."""
+    base = get_preset(preset)
+    if features is not None:
+        base = base.with_features(features)
+    data = base.model_dump()
+    data["train"].update({k: v for k, v in (train_overrides or {}).items() if v is not None})
+    data["model"].update(model_overrides or {})
+    return ExperimentConfig.model_validate(data)
+
+
 class TrainRunConfig(BaseModel):
     """One training run: preset + data + store + output folder, with a few overrides.
 
@@ -102,16 +115,9 @@ class TrainRunConfig(BaseModel):
 
     def experiment(self) -> ExperimentConfig:
         """The preset with this run's feature set and TrainConfig overrides applied (re-validated)."""
-        base = get_preset(self.preset)
-        if self.features is not None:
-            base = base.with_features(self.features)
         overrides = {"epochs": self.epochs, "batch_size": self.batch_size, "lr": self.lr,
                      "eval_every": self.eval_every, "seed": self.seed}
-        updates = {k: v for k, v in overrides.items() if v is not None}
-        data = base.model_dump()
-        data["train"].update(updates)
-        data["model"].update(self.model_overrides)
-        return ExperimentConfig.model_validate(data)
+        return build_experiment(self.preset, self.features, self.model_overrides, overrides)
 
     @property
     def eval_kind(self) -> str:

@@ -228,13 +228,10 @@ def _check_experiment(stage: str, step: TrainStepConfig, features: FeatureSet) -
     """The step's preset with the run's features and overrides must be a valid experiment."""
     from pydantic import ValidationError
 
-    from model.config import ExperimentConfig
-    from model.presets import get_preset
+    from pipeline.training.config import build_experiment
 
-    data = get_preset(step.preset).with_features(features).model_dump()
-    data["model"].update(step.model_overrides)
     try:
-        ExperimentConfig.model_validate(data)
+        build_experiment(step.preset, features, step.model_overrides)
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         raise ValueError(f"{stage}.model_overrides give an invalid {step.preset} model: {problems}") from None

@@ -43,12 +43,6 @@ class PipelineReport(BaseModel):
     def ok(self) -> bool:
         return all(s.status not in ("failed", "not reached") for s in self.steps)
 
-    def metric(self, row: str, name: str) -> float | None:
-        for r in self.rows:
-            if r.name == row:
-                return r.metrics.get(name)
-        return None
-
     def table_rows(self) -> list[dict[str, object]]:
         """Rows for a table artifact: one per model, the headline metrics as columns."""
         return [{"model": r.name, **{m: r.metrics.get(m, float("nan")) for m in self.headline}} for r in self.rows]
@@ -67,7 +61,7 @@ class PipelineReport(BaseModel):
         lines += ["| step | status | detail | seconds |", "|---|---|---|---|"]
         lines += [f"| {s.step} | {s.status} | {s.detail} | {s.seconds:.1f} |" for s in self.steps]
         if self.rows:
-            lines += ["", f"## Metrics (val split, %)", ""] + self._metrics_lines()
+            lines += ["", "## Metrics (val split, %)", ""] + self._metrics_lines()
         if self.outputs:
             lines += ["", "## Outputs", ""] + [f"- {what}: `{where}`" for what, where in self.outputs.items()]
         return "\n".join(lines) + "\n"

@@ -18,6 +18,7 @@ from pipeline.datasets.readers import read_annotations
 from pipeline.demo import generate_demo_dataset
 from pipeline.evaluation import evaluate_files
 from pipeline.evaluation.chance import chance_metrics
+from pipeline.evaluation.rows import read_jsonl
 from pipeline.inference import infer, plot_prediction
 from pipeline.training import TrainRunConfig, train
 from pipeline.workflow.config import PipelineConfig, RunPaths, TrainStepConfig
@@ -148,7 +149,7 @@ def train_outputs_present(plan: TrainPlan) -> bool:
     metrics = Path(plan.run.out_dir) / "metrics.jsonl"
     if not (Path(plan.run.out_dir) / "last.ckpt").exists() or not metrics.exists():
         return False
-    lines = [json.loads(line) for line in metrics.read_text().splitlines() if line.strip()]
+    lines = read_jsonl(metrics).rows
     return bool(lines) and lines[-1].get("epoch") == plan.run.experiment().train.epochs
 
 
@@ -201,9 +202,8 @@ def plan_evaluate(name: str, checkpoint: str, config: PipelineConfig, paths: Run
 def _plot_rows(plan: EvalPlan, submission: Path, out: Path) -> list[str]:
     if plan.plots == 0 or plan.dataset_kind == "tvsum":
         return []
-    preds = [json.loads(line) for line in submission.read_text().splitlines() if line.strip()]
-    truth = {str(json.loads(line)["qid"]): json.loads(line) for line in Path(plan.annotations).read_text().splitlines()
-             if line.strip()}
+    preds = read_jsonl(submission).rows
+    truth = {str(row["qid"]): row for row in read_jsonl(plan.annotations).rows}
     written = []
     by_video: dict[str, list[dict]] = {}
     for pred in preds:
@@ -246,6 +246,6 @@ def eval_outputs_present(plan: EvalPlan) -> bool:
 
 def chance_level(config: PipelineConfig, paths: RunPaths) -> dict[str, float]:
     """Brief metrics of seeded random submissions on the val split (the floor the model must beat)."""
-    rows = [json.loads(line) for line in paths.val.read_text().splitlines() if line.strip()]
+    rows = read_jsonl(paths.val).rows
     clip = config.extract.decode.clip_seconds
     return chance_metrics(rows, config.data.kind, clip_seconds=clip)
