@@ -19,6 +19,7 @@ from flows.progress_artifacts import PrefectProgress
 from flows.steps import evaluate_flow, finetune_flow, pretrain_flow, synthesize_flow
 from pipeline import progress
 from pipeline.report import RunSummary
+from pipeline.synthetic import SynthesisJob
 from pipeline.video import list_videos
 from pipeline.workflow.config import STEPS, PipelineConfig, RunPaths, Step
 from pipeline.workflow.report import MetricsRow, PipelineReport, StepOutcome
@@ -108,9 +109,10 @@ def pipeline_flow(config: PipelineConfig, refresh: list[Step] | None = None) -> 
     with progress.listening(PrefectProgress(config.name)):
         data: DataRecord | None = runner.run("data", True, lambda: _data(config))
         runner.run("decode", True, lambda: _decode(config, paths, "decode" in refresh))
-        runner.run("extract", True, lambda: _extract(config, paths, data, "extract" in refresh))
+        extracted = runner.run("extract", True, lambda: _extract(config, paths, data, "extract" in refresh,
+                                                                  share_decode="synthesize" not in refresh))
         runner.run("synthesize", config.synthesize.enabled,
-                   lambda: _summary_step(synthesize_flow(config, refresh="synthesize" in refresh)))
+                   lambda: _synthesize(config, "synthesize" in refresh, extracted))
         pretrain = runner.run("pretrain", config.pretrain.enabled,
                               lambda: _train_step(pretrain_flow, config, "pretrain" in refresh))
         zero_shot = runner.run("zero_shot", config.pretrain.enabled and config.evaluate.zero_shot,
@@ -158,19 +160,40 @@ def _decode(config: PipelineConfig, paths: RunPaths, force: bool) -> tuple[RunSu
     return summary, _summary_detail(summary), summary.done == 0 and summary.skipped > 0
 
 
-def _extract(config: PipelineConfig, paths: RunPaths, data: DataRecord | None, force: bool):
+def _synthesis_job(config: PipelineConfig, paths: RunPaths) -> SynthesisJob | None:
+    """The synthesize step's work, done on the extract step's decode pass when both decode on one clip grid."""
+    settings = config.synthesize_settings()
+    if not config.synthesize.enabled or settings.decode.clip_seconds != config.extract.decode.clip_seconds:
+        return None
+    return SynthesisJob(videos=[str(p) for p in list_videos(paths.synthetic_videos)], out=str(paths.synthetic),
+                        config=settings)
+
+
+def _extract(config: PipelineConfig, paths: RunPaths, data: DataRecord | None, force: bool, share_decode: bool):
     splits = [paths.train, paths.val] + ([paths.test] if paths.test else [])
+    synthesis = _synthesis_job(config, paths) if share_decode else None
     summaries = [extract_flow(store=paths.store, video_dir=str(paths.videos), annotations=str(split),
-                              dataset=config.data.kind, config=config.extract_settings(), force=force)
+                              dataset=config.data.kind, config=config.extract_settings(), force=force,
+                              synthesis=synthesis)
                  for split in splits]
     merged = _merge("extract", summaries)
     if merged.failed and not (merged.done + merged.skipped):
         raise RuntimeError(f"no video could be extracted ({_summary_detail(merged)})")
-    return merged, _summary_detail(merged), merged.done == 0 and merged.skipped > 0
+    synthesized = sum(s.synthesized for s in summaries)
+    detail = _summary_detail(merged) + (f"; {synthesized} videos synthesized on the same decode pass"
+                                        if synthesized else "")
+    return synthesized, detail, merged.done == 0 and merged.skipped > 0 and not synthesized
 
 
-def _summary_step(summary: RunSummary) -> tuple[RunSummary, str, bool]:
-    return summary, _summary_detail(summary), summary.done == 0 and summary.skipped > 0
+def _synthesize(config: PipelineConfig, refresh: bool, synthesized_in_extract: int | None):
+    """The synthesize step: what the extract step's decode pass did not synthesize (videos outside
+    the annotation files, or all of them when it could not share its pass)."""
+    summary = synthesize_flow(config, refresh=refresh)
+    earlier = synthesized_in_extract or 0
+    detail = _summary_detail(summary)
+    if earlier:
+        detail += f" ({earlier} of them synthesized during extract)"
+    return summary, detail, summary.done == 0 and summary.skipped > 0 and not earlier
 
 
 def _train_step(step_flow, config: PipelineConfig, refresh: bool):

@@ -40,6 +40,7 @@ from pipeline.extract import (
     resolve_videos,
 )
 from pipeline.report import RunSummary
+from pipeline.synthetic import SynthesisJob, open_synthesis
 from pipeline.video import list_videos, video_id
 from storage import FeatureStore
 
@@ -75,16 +76,25 @@ class FanOut(BaseModel):
 
 
 class ShardResult(BaseModel):
-    """What one shard (or several, merged) did: a record per video, and queries written per encoder."""
+    """What one shard (or several, merged) did: a record per video, queries written per encoder,
+    and videos synthesized from the same decode pass."""
 
     records: list[ExtractRecord] = []
     queries: dict[str, int] = {}
+    synthesized: int = 0
 
     def merge(self, other: ShardResult) -> ShardResult:
         queries = dict(self.queries)
         for name, n in other.queries.items():
             queries[name] = queries.get(name, 0) + n
-        return ShardResult(records=self.records + other.records, queries=queries)
+        return ShardResult(records=self.records + other.records, queries=queries,
+                           synthesized=self.synthesized + other.synthesized)
+
+
+class ExtractSummary(RunSummary):
+    """The extract flow's summary; `synthesized`: videos the synthesize stage finished on this decode pass."""
+
+    synthesized: int = 0
 
 
 def on_worker_gpu(config: ExtractConfig) -> ExtractConfig:
@@ -111,9 +121,16 @@ def on_worker_gpu(config: ExtractConfig) -> ExtractConfig:
 @task(name="extract-shard", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5,
       task_run_name="extract shard {index}")
 def extract_shard_task(index: int, videos: list[str], store_url: str, config: ExtractConfig,
-                       force: bool = False) -> list[ExtractRecord]:
+                       force: bool = False, synthesis: SynthesisJob | None = None) -> ShardResult:
     config = on_worker_gpu(config)
-    return extract_videos(videos, FeatureStore(store_url), build_video_extractors(config), config, force)
+    store, extractors = FeatureStore(store_url), build_video_extractors(config)
+    if synthesis is None:
+        return ShardResult(records=extract_videos(videos, store, extractors, config, force))
+    with open_synthesis(store, synthesis.out, synthesis.config, videos=synthesis.videos) as tap:
+        records = extract_videos(videos, store, extractors, config, force, taps=[tap])
+    if tap.summary.failed:
+        print(tap.summary.text())
+    return ShardResult(records=records, synthesized=tap.summary.done)
 
 
 @task(name="encode-queries", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5)
@@ -156,15 +173,20 @@ def read_queries(annotations: Sequence[tuple[str, str]]) -> dict[str, str]:
 
 
 def run_shards(shards: list[list[str]], store: str, config: ExtractConfig, force: bool = False,
-               fanout: FanOut = FanOut(), annotations: Sequence[tuple[str, str]] = ()) -> ShardResult:
+               fanout: FanOut = FanOut(), annotations: Sequence[tuple[str, str]] = (),
+               synthesis: SynthesisJob | None = None) -> ShardResult:
     """Extract every shard, and encode the queries of `annotations` ((path, dataset kind) pairs),
-    the way `fanout` says. Call from inside a flow run; returns the merged records and counts."""
+    the way `fanout` says. Call from inside a flow run; returns the merged records and counts.
+
+    `synthesis` rides on the decode pass of shards run in this process (mode "tasks"); the other
+    modes leave it to the synthesize stage (one rows file cannot take appends from several processes).
+    """
     if fanout.mode == "deployments":
         return _through_deployments(shards, store, config, force, fanout, annotations)
     if fanout.mode == "dask":
         with dask_task_runner(config, fanout) as runner:
             return _through_tasks(runner, shards, store, config, force, annotations)
-    return _through_tasks(None, shards, store, config, force, annotations)
+    return _through_tasks(None, shards, store, config, force, annotations, synthesis)
 
 
 def dask_task_runner(config: ExtractConfig, fanout: FanOut) -> DaskTaskRunner:
@@ -182,18 +204,22 @@ def dask_task_runner(config: ExtractConfig, fanout: FanOut) -> DaskTaskRunner:
 
 
 def _through_tasks(runner: DaskTaskRunner | None, shards: list[list[str]], store: str, config: ExtractConfig,
-                   force: bool, annotations: Sequence[tuple[str, str]]) -> ShardResult:
+                   force: bool, annotations: Sequence[tuple[str, str]],
+                   synthesis: SynthesisJob | None = None) -> ShardResult:
     """Shards as Prefect tasks: on `runner` (Dask) or, when None, on the flow's own task runner."""
     def submit(task_obj, **parameters):
         return runner.submit(task_obj, parameters) if runner is not None else task_obj.submit(**parameters)
 
-    futures = [submit(extract_shard_task, index=i, videos=shard, store_url=store, config=config, force=force)
+    extra = {"synthesis": synthesis} if synthesis is not None else {}
+    futures = [submit(extract_shard_task, index=i, videos=shard, store_url=store, config=config, force=force, **extra)
                for i, shard in enumerate(shards)]
     queries = read_queries(annotations)
     text = (submit(encode_queries_task, queries=queries, store_url=store, config=config, force=force)
             if queries and config.text_names() else None)
-    records = [r for f in futures for r in f.result()]
-    return ShardResult(records=records, queries=text.result() if text is not None else {})
+    merged = ShardResult(queries=text.result() if text is not None else {})
+    for future in futures:
+        merged = merged.merge(future.result())
+    return merged
 
 
 def _through_deployments(shards: list[list[str]], store: str, config: ExtractConfig, force: bool,
@@ -255,10 +281,11 @@ def _shard_result(run: FlowRun, shard: list[str], annotations: str | None, timeo
 @flow(name="extract", log_prints=True, task_runner=ThreadPoolTaskRunner(max_workers=1))
 def extract_flow(store: str, video_dir: str, annotations: str | None = None, dataset: str = "qvhighlights",
                  config: ExtractConfig = ExtractConfig(), shard_size: int = 64, force: bool = False,
-                 fanout: FanOut = FanOut()) -> RunSummary:
+                 fanout: FanOut = FanOut(), synthesis: SynthesisJob | None = None) -> ExtractSummary:
     """Extract video features for the videos of an annotation file (or every video of `video_dir`)
     and query features for its queries; missing or stale entries only. `fanout` says where the
-    shards of `shard_size` videos run (tasks here, runs of a shard deployment, or a Dask cluster)."""
+    shards of `shard_size` videos run (tasks here, runs of a shard deployment, or a Dask cluster).
+    `synthesis` synthesizes its videos from the same decode pass (fan-out mode "tasks" only)."""
     started = time.perf_counter()
     FeatureStore(store)
     query_files: list[tuple[str, str]] = []
@@ -271,9 +298,13 @@ def extract_flow(store: str, video_dir: str, annotations: str | None = None, dat
             query_files.append((annotations, dataset))
     else:
         videos, missing = list_videos(video_dir), []
-    result = run_shards(make_shards(videos, shard_size), store, config, force, fanout, query_files)
+    result = run_shards(make_shards(videos, shard_size), store, config, force, fanout, query_files, synthesis)
     progress.finish(PROGRESS_KEY)
-    summary = RunSummary.from_records("extract", missing + result.records, seconds=time.perf_counter() - started)
+    summary = ExtractSummary.from_records("extract", missing + result.records, seconds=time.perf_counter() - started)
+    summary.synthesized = result.synthesized
+    if result.synthesized:
+        summary.notes.append(f"synthesis: {result.synthesized} videos captioned and scored from this decode pass "
+                             f"(rows in {synthesis.out})")
     if query_files:
         summary.notes.append("queries: " + ", ".join(f"{n} {name} encoded" for name, n in result.queries.items())
                              + f" ({n_queries} in the dataset)")

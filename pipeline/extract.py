@@ -8,6 +8,10 @@ videos; a video's features are written as soon as all of its clips are encoded.
 Runs sharing a store split the work: a decode thread claims a video's entries before decoding it
 and the claim is released once they are written (or the video failed); a video claimed by another
 run is put off to the end of the pass, then waited for, and only what that run left is computed.
+
+Other consumers of decoded frames ride on the same pass through `DecodeTap`s (the synthesize
+stage's captioner is one): a tap adds its sampling specs to a video's decode and receives its
+chunks in the decode thread, so a video both stages need is decoded once.
 """
 
 from __future__ import annotations
@@ -18,13 +22,13 @@ import queue
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import partial
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Protocol
 
 import numpy as np
 import torch
@@ -33,7 +37,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from pipeline import progress
 from pipeline.decode import DONE_ELSEWHERE, DecodeConfig
 from pipeline.extractors import TextEncoder, VideoExtractor, build_extractor, build_text_encoder
-from pipeline.video import DecodeStats, VideoDecodeError, decode_clips, probe_video, video_id
+from pipeline.sampling import SamplingSpec
+from pipeline.video import ClipChunk, DecodeStats, VideoDecodeError, VideoInfo, decode_clips, probe_video, video_id
 from storage import Claim, EntrySpec, FeatureStore, fingerprint_file, fingerprint_text, validate_key
 
 log = logging.getLogger(__name__)
@@ -131,6 +136,33 @@ def resolve_videos(video_dir: str | os.PathLike, vids: Iterable[str]) -> tuple[l
     return found, missing
 
 
+class TapSession(Protocol):
+    """One video's share of a decode pass for a `DecodeTap`: the frames it needs, then its chunks."""
+
+    consumers: Mapping[str, SamplingSpec]  # names must not clash with extractor names
+
+    def feed(self, chunk: ClipChunk) -> None: ...
+
+    def close(self) -> None:
+        """Every chunk was fed: finish the video (its own failures are its own to record)."""
+
+    def fail(self, reason: str) -> None:
+        """The video could not be decoded."""
+
+
+class DecodeTap(Protocol):
+    """Another stage that takes frames from the extraction's decode pass (called from decode threads)."""
+
+    def wanted(self, vid: str, path: Path) -> bool:
+        """Whether this video still has work for the tap (the video is decoded for it even when its features are current)."""
+
+    def open(self, vid: str, path: Path, info: VideoInfo) -> TapSession | None:
+        """The session of this video, or None when the tap has nothing to do with it after all."""
+
+
+FEATURES_CURRENT = "features current; decoded only for another stage"
+
+
 class ExtractRecord(BaseModel):
     """The outcome of one video (or query batch): small enough to pass between Prefect tasks."""
 
@@ -153,6 +185,7 @@ class _Job:
     rows: dict[str, dict[int, np.ndarray]] = field(default_factory=lambda: defaultdict(dict))
     pending: int = 0
     claim: Claim | None = None
+    planned: tuple[str, ...] = ()
 
     def entry_names(self) -> list[str]:
         return [FeatureStore.entry_path("video", name, self.vid) for name in self.needed]
@@ -162,18 +195,19 @@ _END = object()
 
 
 def plan_videos(paths: Iterable[str | os.PathLike], store: FeatureStore, extractors: Mapping[str, VideoExtractor],
-                clip_seconds: float, force: bool = False,
-                since: datetime | None = None) -> tuple[list[_Job], list[ExtractRecord]]:
+                clip_seconds: float, force: bool = False, since: datetime | None = None,
+                taps: Sequence[DecodeTap] = ()) -> tuple[list[_Job], list[ExtractRecord]]:
     """Which extractors each video still needs: missing or stale entries; with `force`, every entry
-    not written since `since` (when this run started; default now), i.e. not by another run."""
+    not written since `since` (when this run started; default now), i.e. not by another run.
+    A video no extractor needs is still decoded when a tap wants it."""
     written_after = (since or datetime.now(timezone.utc)) if force else None
     jobs, skipped = [], []
     for raw in paths:
         path = Path(raw)
         vid = validate_key(video_id(path), "vid")
         needed = _needed(store, vid, path, list(extractors), extractors, clip_seconds, written_after)
-        if needed:
-            jobs.append(_Job(vid=vid, path=path, needed=needed))
+        if needed or any(tap.wanted(vid, path) for tap in taps):
+            jobs.append(_Job(vid=vid, path=path, needed=needed, planned=tuple(needed)))
         else:
             skipped.append(ExtractRecord(vid=vid, path=str(path), status="skipped", extractors=list(extractors)))
     return jobs, skipped
@@ -204,25 +238,29 @@ def _claim(job: _Job, store: FeatureStore, extractors: Mapping[str, VideoExtract
 
 def _produce(jobs: queue.Queue, extractors: Mapping[str, VideoExtractor], config: ExtractConfig,
              out: queue.Queue, stats: dict[str, DecodeStats], stop: threading.Event, pool: ThreadPoolExecutor,
-             claim: Callable[[_Job], bool]) -> None:
+             claim: Callable[[_Job], bool], taps: Sequence[DecodeTap]) -> None:
     """One decode worker: take videos from `jobs`, claim each (or report it "deferred": another
-    run holds it), decode it once, preprocess its clips for every extractor it needs, and hand
-    them to the inference loop."""
+    run holds it), decode it once, preprocess its clips for every extractor it needs, hand them
+    to the inference loop, and give every tap that wants the video its frames of the same pass."""
     try:
         while not stop.is_set():
             try:
                 job = jobs.get_nowait()
             except queue.Empty:
                 return
+            sessions: list[TapSession] = []
             try:
                 if not claim(job):
                     out.put(("deferred", job.vid))
                     continue
-                if not job.needed:
-                    out.put(("others", job.vid))
+                info = probe_video(job.path) if job.needed or taps else None
+                sessions = [s for tap in taps if (s := tap.open(job.vid, job.path, info)) is not None]
+                if not job.needed and not sessions:
+                    out.put(("others", job.vid, DONE_ELSEWHERE if job.planned else ""))
                     continue
                 consumers = {name: extractors[name].sampling for name in job.needed}
-                info = probe_video(job.path)
+                for session in sessions:
+                    consumers.update(session.consumers)
                 stats[job.vid] = DecodeStats()
                 n_clips = 0
                 for chunk in decode_clips(job.path, consumers, config.decode.clip_seconds, config.decode.chunk_seconds,
@@ -230,9 +268,15 @@ def _produce(jobs: queue.Queue, extractors: Mapping[str, VideoExtractor], config
                     for name in job.needed:
                         tensors = list(pool.map(extractors[name].preprocess_clip, chunk.frames[name]))
                         out.put(("clips", job.vid, name, chunk.first_clip, tensors))
+                    for session in sessions:
+                        session.feed(chunk)
                     n_clips = chunk.first_clip + len(chunk.clip_times)
+                for session in sessions:
+                    session.close()
                 out.put(("end", job.vid, n_clips))
             except VideoDecodeError as exc:
+                for session in sessions:
+                    session.fail(exc.reason)
                 out.put(("fail", job.vid, exc.reason))
             except Exception as exc:  # anything else is a bug or a broken environment: stop the run
                 out.put(("error", job.vid, exc))
@@ -243,23 +287,26 @@ def _produce(jobs: queue.Queue, extractors: Mapping[str, VideoExtractor], config
 
 def extract_videos(paths: Iterable[str | os.PathLike], store: FeatureStore, extractors: Mapping[str, VideoExtractor],
                    config: ExtractConfig = ExtractConfig(), force: bool = False,
-                   decode_stats: dict[str, DecodeStats] | None = None) -> list[ExtractRecord]:
+                   decode_stats: dict[str, DecodeStats] | None = None,
+                   taps: Sequence[DecodeTap] = ()) -> list[ExtractRecord]:
     """Extract every extractor's features for every video that needs them, decoding each video once.
 
     Returns one record per video, in the order of `paths` (done / skipped / failed with a reason);
     unreadable videos fail alone. A video another run was extracting into the same store is waited
     for at the end and not computed again: its record says skipped, "done by another run".
-    `decode_stats`, when given, receives each decoded video's DecodeStats.
+    `decode_stats`, when given, receives each decoded video's DecodeStats. `taps` receive the
+    frames they ask for from the same decode pass (a video only a tap wants is decoded for it
+    alone: its record says skipped, FEATURES_CURRENT).
     """
     paths = [Path(p) for p in paths]
     clip_seconds = config.decode.clip_seconds
     since = datetime.now(timezone.utc)
     written_after = since if force else None
-    jobs, records = plan_videos(paths, store, extractors, clip_seconds, force, since)
+    jobs, records = plan_videos(paths, store, extractors, clip_seconds, force, since, taps)
     progress.start(PROGRESS_KEY, len(jobs) + len(records), "extract")
     progress.advance(PROGRESS_KEY, len(records))
     stats = decode_stats if decode_stats is not None else {}
-    finished, deferred = _run_jobs(jobs, store, extractors, config, stats, written_after) if jobs else ([], [])
+    finished, deferred = _run_jobs(jobs, store, extractors, config, stats, written_after, taps) if jobs else ([], [])
     records += finished
     for job in deferred:  # claimed by another run: wait for it, then do only what it left
         log.info("%s: claimed by another run; waiting for it", job.vid)
@@ -268,7 +315,7 @@ def extract_videos(paths: Iterable[str | os.PathLike], store: FeatureStore, extr
             job.needed = _needed(store, job.vid, job.path, job.needed, extractors, clip_seconds, written_after)
             if job.needed:
                 redo = _Job(vid=job.vid, path=job.path, needed=job.needed, claim=claim)
-                records += _run_jobs([redo], store, extractors, config, stats, written_after)[0]
+                records += _run_jobs([redo], store, extractors, config, stats, written_after, taps)[0]
                 continue
         finally:
             claim.release()
@@ -281,7 +328,8 @@ def extract_videos(paths: Iterable[str | os.PathLike], store: FeatureStore, extr
 
 
 def _run_jobs(jobs: list[_Job], store: FeatureStore, extractors: Mapping[str, VideoExtractor], config: ExtractConfig,
-              stats: dict[str, DecodeStats], written_after: datetime | None) -> tuple[list[ExtractRecord], list[_Job]]:
+              stats: dict[str, DecodeStats], written_after: datetime | None,
+              taps: Sequence[DecodeTap] = ()) -> tuple[list[ExtractRecord], list[_Job]]:
     """One pass of the engine over `jobs`: (records of the videos it settled, jobs claimed by another run)."""
     by_vid = {job.vid: job for job in jobs}
     inbox: queue.Queue = queue.Queue(maxsize=config.queue_chunks * max(1, len(extractors)) * config.decode_workers)
@@ -292,7 +340,7 @@ def _run_jobs(jobs: list[_Job], store: FeatureStore, extractors: Mapping[str, Vi
     pool = ThreadPoolExecutor(config.preprocess_workers, thread_name_prefix="preprocess")
     claim = partial(_claim, store=store, extractors=extractors, clip_seconds=config.decode.clip_seconds,
                     written_after=written_after)
-    producers = [threading.Thread(target=_produce, args=(todo, extractors, config, inbox, stats, stop, pool, claim),
+    producers = [threading.Thread(target=_produce, args=(todo, extractors, config, inbox, stats, stop, pool, claim, taps),
                                   name=f"decode-{i}", daemon=True)
                  for i in range(min(config.decode_workers, len(jobs)))]
     batches: dict[str, list[tuple[str, int, torch.Tensor]]] = defaultdict(list)
@@ -315,6 +363,11 @@ def _run_jobs(jobs: list[_Job], store: FeatureStore, extractors: Mapping[str, Vi
         if vid in finished or job.n_clips is None:
             return
         if any(len(job.rows[name]) < job.n_clips for name in job.needed):
+            return
+        if not job.needed:  # decoded for the taps only
+            finished[vid] = ExtractRecord(vid=vid, path=str(job.path), status="skipped", extractors=list(extractors),
+                                          n_clips=job.n_clips, reason=FEATURES_CURRENT)
+            progress.advance(PROGRESS_KEY)
             return
         for name in job.needed:  # under the job's claim: no other run writes these entries now
             ext = extractors[name]
@@ -353,9 +406,10 @@ def _run_jobs(jobs: list[_Job], store: FeatureStore, extractors: Mapping[str, Vi
             elif kind == "deferred":
                 deferred.append(by_vid[vid])
             elif kind == "others":
-                log.info("%s: %s", vid, DONE_ELSEWHERE)
+                if item[2]:
+                    log.info("%s: %s", vid, item[2])
                 finished[vid] = ExtractRecord(vid=vid, path=str(by_vid[vid].path), status="skipped",
-                                              extractors=list(extractors), reason=DONE_ELSEWHERE)
+                                              extractors=list(extractors), reason=item[2])
                 progress.advance(PROGRESS_KEY)
             elif kind == "fail":
                 log.warning("%s: failed: %s", by_vid[vid].path, item[2])

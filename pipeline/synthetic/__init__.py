@@ -5,7 +5,14 @@ from pipeline.synthetic.config import SynthesizeConfig
 from pipeline.synthetic.intervals import Interval, interval_qid, n_intervals, plan_intervals
 from pipeline.synthetic.mapping import identity_score, linear_score, release_score, score_mapping
 from pipeline.synthetic.output import OutputLockedError, OutputMismatchError, SynthesisOutput
-from pipeline.synthetic.run import SynthesisRecord, SynthesisSummary, synthesize
+from pipeline.synthetic.run import (
+    SynthesisJob,
+    SynthesisRecord,
+    SynthesisSummary,
+    SynthesisTap,
+    open_synthesis,
+    synthesize,
+)
 from pipeline.synthetic.synthesizer import (
     SynthesisModels,
     VideoRows,
@@ -23,8 +30,10 @@ __all__ = [
     "OutputMismatchError",
     "SynthesisModels",
     "SynthesisOutput",
+    "SynthesisJob",
     "SynthesisRecord",
     "SynthesisSummary",
+    "SynthesisTap",
     "SynthesizeConfig",
     "VideoRows",
     "VideoSynthesizer",
@@ -33,6 +42,7 @@ __all__ = [
     "interval_qid",
     "linear_score",
     "n_intervals",
+    "open_synthesis",
     "plan_intervals",
     "release_score",
     "score_mapping",

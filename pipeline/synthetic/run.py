@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Literal
 
@@ -18,7 +20,7 @@ from pipeline.synthetic.config import SynthesizeConfig
 from pipeline.synthetic.intervals import n_intervals
 from pipeline.synthetic.output import OutputMismatchError, SynthesisOutput
 from pipeline.synthetic.synthesizer import SynthesisModels, VideoRows, VideoSynthesizer, build_synthesis_models
-from pipeline.video import VideoDecodeError, decode_clips, list_videos, probe_video, video_id
+from pipeline.video import ClipChunk, VideoDecodeError, VideoInfo, decode_clips, list_videos, probe_video, video_id
 from storage import FeatureStore, InvalidKeyError, validate_key
 
 log = logging.getLogger(__name__)
@@ -93,45 +95,6 @@ def _video_paths(videos: str | os.PathLike | Iterable[str | os.PathLike]) -> lis
     return [Path(v) for v in videos]
 
 
-def _synthesize_one(path: Path, vid: str, store: FeatureStore, out: SynthesisOutput,
-                    models: Callable[[], SynthesisModels], config: SynthesizeConfig) -> SynthesisRecord:
-    """Probe, decode once, caption, score, store caption features, append rows: one video."""
-    started = time.perf_counter()
-    info = probe_video(path)
-    if config.max_duration is not None and info.duration > config.max_duration:
-        return SynthesisRecord(vid=vid, path=str(path), status="skipped",
-                               reason=f"{info.duration:.1f} s is longer than max_duration={config.max_duration:g} s")
-    result = VideoRows(vid=vid)
-    if n_intervals(info.duration, config.interval_seconds) > 0:
-        m = models()
-        synth = VideoSynthesizer(vid, info.duration, m, config)
-        for chunk in decode_clips(path, synth.consumers, config.decode.clip_seconds, config.decode.chunk_seconds,
-                                  config.decode.backend, info):
-            synth.feed(chunk)
-        result = synth.finish()
-        for row in result.rows:  # an internal check: a row the reader refuses must never be written
-            PretrainRow.model_validate(row, context={"clip_seconds": config.decode.clip_seconds})
-        _store_caption_features(result, store, m, config)
-    record = SynthesisRecord(vid=vid, path=str(path), status="done", rows=len(result.rows), intervals=result.intervals,
-                             captions_empty=result.captions_empty, captions_repeated=result.captions_repeated,
-                             seconds=time.perf_counter() - started)
-    weights = models().describe() if result.intervals else {}
-    out.append_video(vid, result.rows, {**record.model_dump(exclude={"vid", "path"}), "duration": info.duration,
-                                        "weights": _weights_ids(weights)})
-    log.info("%s: %d rows from %d intervals (%d empty, %d repeated captions dropped) in %.2f s", vid, record.rows,
-             record.intervals, record.captions_empty, record.captions_repeated, record.seconds)
-    return record
-
-
-def _store_caption_features(result: VideoRows, store: FeatureStore, models: SynthesisModels,
-                            config: SynthesizeConfig) -> None:
-    from pipeline.extract import extract_queries
-
-    queries = {row["qid"]: row["query"] for row in result.rows}
-    if queries and models.text_encoders:
-        extract_queries(queries, store, models.text_encoders, batch_size=config.text_batch_size)
-
-
 def _weights_ids(described: dict) -> dict[str, str]:
     return {name: str(part.get("weights_id")) for name, part in described.items()}
 
@@ -142,18 +105,137 @@ class _LazyModels:
 
     def __init__(self, config: SynthesizeConfig, out: SynthesisOutput, models: SynthesisModels | None):
         self.config, self.out, self.models, self.checked = config, out, models, False
+        self._lock = threading.Lock()
 
     def __call__(self) -> SynthesisModels:
-        if self.models is None:
-            self.models = build_synthesis_models(self.config)
-        if not self.checked:
-            now = _weights_ids(self.models.describe())
-            before = next((r["weights"] for r in self.out.done.values() if r.get("weights")), None)
-            if before is not None and before != now:
-                raise OutputMismatchError(f"{self.out.path}: earlier videos were synthesized with weights {before}, "
-                                          f"this run has {now}; write to another output or pass overwrite=True")
-            self.checked = True
-        return self.models
+        with self._lock:
+            if self.models is None:
+                self.models = build_synthesis_models(self.config)
+            if not self.checked:
+                now = _weights_ids(self.models.describe())
+                before = next((r["weights"] for r in self.out.done.values() if r.get("weights")), None)
+                if before is not None and before != now:
+                    raise OutputMismatchError(f"{self.out.path}: earlier videos were synthesized with weights "
+                                              f"{before}, this run has {now}; write to another output or pass "
+                                              "overwrite=True")
+                self.checked = True
+            return self.models
+
+
+class SynthesisJob(BaseModel):
+    """Synthesis to run on another stage's decode pass (small, passed between Prefect tasks).
+
+    Attributes:
+        videos: the video files to synthesize (others of that pass are left alone).
+        out: the rows jsonl (resumed).
+        config: the settings.
+    """
+
+    videos: list[str]
+    out: str
+    config: SynthesizeConfig
+
+
+class SynthesisTap:
+    """The synthesize stage on any decode pass: per video, `open()` gives a session that names the
+    frames it needs (`consumers`) and takes the chunks; on `close()` the video's rows are appended
+    to the output and its captions' text features stored.
+
+    `synthesize()` drives it with a decode pass of its own. The extraction engine drives it with the
+    pass that feeds the extractors (`extract_videos(..., taps=[tap])`), so a video both stages need
+    is decoded once. Sessions of different videos may run in different threads at once.
+
+    Args:
+        store: receives the captions' text features.
+        out: the open output (rows + finished videos).
+        models: builds (once) and returns the models.
+        config: the settings.
+        videos: the only videos this tap takes (others are left to their own stage); None: any.
+    """
+
+    def __init__(self, store: FeatureStore, out: SynthesisOutput, models: Callable[[], SynthesisModels],
+                 config: SynthesizeConfig, videos: Iterable[str | os.PathLike] | None = None):
+        self.store, self.out, self.models, self.config = store, out, models, config
+        self.videos = None if videos is None else {video_id(p): Path(p).resolve() for p in videos}
+        self.summary = SynthesisSummary()
+        self._lock = threading.Lock()
+        self._busy: set[str] = set()
+
+    def _takes(self, vid: str, path: Path) -> bool:
+        return ((self.videos is None or self.videos.get(vid) == Path(path).resolve())
+                and vid not in self.out.done and vid not in self._busy)
+
+    def wanted(self, vid: str, path: Path) -> bool:
+        with self._lock:
+            return self._takes(vid, path)
+
+    def open(self, vid: str, path: Path, info: VideoInfo) -> _VideoSession | None:
+        with self._lock:
+            if not self._takes(vid, path):
+                return None
+            self._busy.add(vid)
+        started = time.perf_counter()
+        cfg = self.config
+        if cfg.max_duration is not None and info.duration > cfg.max_duration:
+            self.record(SynthesisRecord(vid=vid, path=str(path), status="skipped",
+                                        reason=f"{info.duration:.1f} s is longer than max_duration={cfg.max_duration:g} s"))
+            return None
+        if n_intervals(info.duration, cfg.interval_seconds) == 0:
+            self._finish(vid, path, info, VideoRows(vid=vid), None, started)
+            return None
+        models = self.models()
+        return _VideoSession(self, vid, path, info, VideoSynthesizer(vid, info.duration, models, cfg), started)
+
+    def record(self, record: SynthesisRecord) -> None:
+        """Count a video's outcome (one that never reached a session too: a bad id, an unreadable file)."""
+        with self._lock:
+            self.summary.add(record)
+            self._busy.discard(record.vid)
+
+    def _finish(self, vid: str, path: Path, info: VideoInfo, result: VideoRows, models: SynthesisModels | None,
+                started: float) -> None:
+        for row in result.rows:  # an internal check: a row the reader refuses must never be written
+            PretrainRow.model_validate(row, context={"clip_seconds": self.config.decode.clip_seconds})
+        if models is not None:
+            queries = {row["qid"]: row["query"] for row in result.rows}
+            if queries and models.text_encoders:
+                from pipeline.extract import extract_queries
+
+                extract_queries(queries, self.store, models.text_encoders, batch_size=self.config.text_batch_size)
+        record = SynthesisRecord(vid=vid, path=str(path), status="done", rows=len(result.rows),
+                                 intervals=result.intervals, captions_empty=result.captions_empty,
+                                 captions_repeated=result.captions_repeated, seconds=time.perf_counter() - started)
+        weights = _weights_ids(models.describe()) if models is not None else {}
+        with self._lock:
+            self.out.append_video(vid, result.rows, {**record.model_dump(exclude={"vid", "path"}),
+                                                     "duration": info.duration, "weights": weights})
+        self.record(record)
+        log.info("%s: %d rows from %d intervals (%d empty, %d repeated captions dropped) in %.2f s", vid, record.rows,
+                 record.intervals, record.captions_empty, record.captions_repeated, record.seconds)
+
+
+class _VideoSession:
+    """One video of a `SynthesisTap` (see pipeline.extract.TapSession)."""
+
+    def __init__(self, tap: SynthesisTap, vid: str, path: Path, info: VideoInfo, synth: VideoSynthesizer,
+                 started: float):
+        self.tap, self.vid, self.path, self.info, self.synth, self.started = tap, vid, path, info, synth, started
+        self.consumers = synth.consumers
+
+    def feed(self, chunk: ClipChunk) -> None:
+        self.synth.feed(chunk)
+
+    def close(self) -> None:
+        try:
+            result = self.synth.finish()
+        except VideoDecodeError as exc:
+            self.fail(exc.reason)
+            return
+        self.tap._finish(self.vid, self.path, self.info, result, self.synth.models, self.started)
+
+    def fail(self, reason: str) -> None:
+        log.warning("%s: synthesis failed: %s", self.path, reason)
+        self.tap.record(SynthesisRecord(vid=self.vid, path=str(self.path), status="failed", reason=reason))
 
 
 def synthesize(videos: str | os.PathLike | Iterable[str | os.PathLike], store: str | os.PathLike | FeatureStore,
@@ -178,42 +260,67 @@ def synthesize(videos: str | os.PathLike | Iterable[str | os.PathLike], store: s
         MissingWeightsError: paper weights are absent (raised when the first video that has an
             interval needs them, before any of its rows is written).
     """
-    started = time.perf_counter()
     paths = _video_paths(videos)
-    store = store if isinstance(store, FeatureStore) else FeatureStore(store)
-    summary = SynthesisSummary()
-
-    with SynthesisOutput(out_jsonl, config.rows_manifest(), overwrite=overwrite) as out:
-        lazy = _LazyModels(config, out, models)
-        summary.notes += [f"output repaired: {note}" for note in out.repaired]
+    with open_synthesis(store, out_jsonl, config, models=models, overwrite=overwrite) as tap:
         progress.start(PROGRESS_KEY, len(paths), "synthesize")
         seen: set[str] = set()
         for path in paths:
-            summary.add(_one_or_record(path, seen, store, out, lazy, config))
+            _synthesize_one(path, seen, tap)
             progress.advance(PROGRESS_KEY)
         progress.finish(PROGRESS_KEY)
+    return tap.summary
+
+
+@contextlib.contextmanager
+def open_synthesis(store: str | os.PathLike | FeatureStore, out_jsonl: str | os.PathLike,
+                   config: SynthesizeConfig = SynthesizeConfig(), *,
+                   videos: Iterable[str | os.PathLike] | None = None, models: SynthesisModels | None = None,
+                   overwrite: bool = False) -> Iterator[SynthesisTap]:
+    """A `SynthesisTap` over the output `out_jsonl` (opened, resumed, locked against other runs) for
+    the time of the with block; its `summary` is complete when the block ends. `videos` limits the
+    tap to those files (see SynthesisTap); the other arguments are synthesize()'s."""
+    started = time.perf_counter()
+    store = store if isinstance(store, FeatureStore) else FeatureStore(store)
+    with SynthesisOutput(out_jsonl, config.rows_manifest(), overwrite=overwrite) as out:
+        tap = SynthesisTap(store, out, _LazyModels(config, out, models), config, videos)
+        tap.summary.notes += [f"output repaired: {note}" for note in out.repaired]
+        yield tap
+    summary = tap.summary
     summary.already_done = sum(1 for r in summary.records if r.status == "skipped" and r.reason.startswith(ALREADY))
     summary.seconds = time.perf_counter() - started
     log.info("synthesize: %d done, %d skipped, %d failed; %d rows written to %s", summary.done, summary.skipped,
              summary.failed, summary.rows_written, out_jsonl)
-    return summary
 
 
-def _one_or_record(path: Path, seen: set[str], store: FeatureStore, out: SynthesisOutput,
-                   models: Callable[[], SynthesisModels], config: SynthesizeConfig) -> SynthesisRecord:
-    """One video, with bad input (an unreadable file, an unusable id, a repeated id) turned into a record."""
+def _synthesize_one(path: Path, seen: set[str], tap: SynthesisTap) -> None:
+    """One video through `tap` with a decode pass of its own; bad input (an unreadable file, an
+    unusable id, a repeated id) becomes a failed record."""
     try:
         vid = validate_key(video_id(path), "vid")
     except InvalidKeyError as exc:
-        return SynthesisRecord(vid=path.stem, path=str(path), status="failed", reason=str(exc))
+        return tap.record(SynthesisRecord(vid=path.stem, path=str(path), status="failed", reason=str(exc)))
     if vid in seen:
-        return SynthesisRecord(vid=vid, path=str(path), status="failed",
-                               reason=f"video id {vid!r} repeats an earlier file of this run; rename one of them")
+        return tap.record(SynthesisRecord(vid=vid, path=str(path), status="failed",
+                                          reason=f"video id {vid!r} repeats an earlier file of this run; "
+                                                 "rename one of them"))
     seen.add(vid)
-    if vid in out.done:
-        return SynthesisRecord(vid=vid, path=str(path), status="skipped", reason=f"{ALREADY} in {out.path.name}")
+    if vid in tap.out.done:
+        return tap.record(SynthesisRecord(vid=vid, path=str(path), status="skipped",
+                                          reason=f"{ALREADY} in {tap.out.path.name}"))
+    decode = tap.config.decode
+    session = None
     try:
-        return _synthesize_one(path, vid, store, out, models, config)
+        info = probe_video(path)
+        session = tap.open(vid, path, info)
+        if session is None:
+            return None
+        for chunk in decode_clips(path, session.consumers, decode.clip_seconds, decode.chunk_seconds, decode.backend,
+                                  info):
+            session.feed(chunk)
     except VideoDecodeError as exc:
+        if session is not None:
+            return session.fail(exc.reason)
         log.warning("%s: failed: %s", path, exc.reason)
-        return SynthesisRecord(vid=vid, path=str(path), status="failed", reason=exc.reason)
+        return tap.record(SynthesisRecord(vid=vid, path=str(path), status="failed", reason=exc.reason))
+    session.close()
+    return None

@@ -168,6 +168,43 @@ def test_a_shared_decode_pass_feeds_synthesis_and_an_extractor(run, video_dir, t
     assert synth.consumers["synthetic-score"] == extractor.sampling
 
 
+def test_the_extraction_pass_synthesizes_with_one_decode_per_video(run, video_dir, tiny_models, fast_config,
+                                                                   tmp_path):
+    from pipeline.extract import FEATURES_CURRENT, ExtractConfig, build_video_extractors, extract_videos
+    from pipeline.synthetic import open_synthesis
+
+    names = ("short", "ten", "mid", "still")
+    paths = [video_dir / f"{n}.mp4" for n in names] + [video_dir / "bad.mp4"]
+    store = FeatureStore(tmp_path / "store")
+    config = ExtractConfig(extractors=("clip",), text_encoders=())
+    extractors = build_video_extractors(config)
+    expected = [r for r in _rows(run["out"]) if r["vid"] in names]
+
+    def extract_with_synthesis(out: Path, taken=paths):
+        stats: dict = {}
+        with open_synthesis(store, out, fast_config, videos=taken, models=tiny_models) as tap:
+            records = extract_videos(paths, store, extractors, config, decode_stats=stats, taps=[tap])
+        return records, stats, tap.summary
+
+    records, stats, summary = extract_with_synthesis(tmp_path / "a.jsonl")
+    assert [r.status for r in records] == ["done"] * 4 + ["failed"]
+    assert {vid: s.opens for vid, s in stats.items()} == {n: 1 for n in names}  # one decode for both stages
+    assert summary.done == 4 and summary.rows_written == len(expected) > 0
+    assert sorted(_rows(tmp_path / "a.jsonl"), key=lambda r: r["qid"]) == sorted(expected, key=lambda r: r["qid"])
+    assert store.attrs("text", "clip", expected[0]["qid"]) is not None  # caption features stored
+
+    # features current: the videos are decoded for synthesis alone, and only those the tap takes
+    records, stats, summary = extract_with_synthesis(tmp_path / "b.jsonl", taken=paths[1:3])
+    assert [(r.status, r.reason) for r in records[:4]] == [("skipped", "")] + [("skipped", FEATURES_CURRENT)] * 2 + [
+        ("skipped", "")]
+    assert set(stats) == {"ten", "mid"} and summary.done == 2
+    assert {r["vid"] for r in _rows(tmp_path / "b.jsonl")} == {"ten", "mid"}
+
+    # the synthesize stage afterwards finds them finished
+    after = synthesize(paths, store, tmp_path / "a.jsonl", fast_config, models=tiny_models)
+    assert after.already_done == 4 and after.rows_written == 0 and after.failed == 1
+
+
 def test_output_repairs_a_record_cut_mid_write(tmp_path):
     path, manifest = tmp_path / "o.jsonl", {"frame_rule": "middle"}
     rows = {"a": [{"qid": "a_0_10", "vid": "a"}, {"qid": "a_10_20", "vid": "a"}], "b": [{"qid": "b_0_10", "vid": "b"}]}

@@ -36,6 +36,11 @@ def test_whole_dag_runs_then_skips_then_redoes_a_refreshed_step(write_config, tm
     assert list(Path(outputs["plots"]).glob("*.png"))
     assert "## Metrics" in Path(outputs["report"]).read_text()
     assert [r.name for r in first.rows] == ["tiny (fine-tuned)", "tiny (zero-shot)", "chance (random predictions)"]
+    # synthesis rode on extraction's decode pass: the synthesize step found every video finished
+    details = {s.step: s.detail for s in first.steps}
+    assert "9 videos synthesized on the same decode pass" in details["extract"]
+    assert details["synthesize"].startswith("0 done, 9 skipped") and "9 of them synthesized during extract" in \
+        details["synthesize"]
 
     # fine-tuning started from the pretrained weights
     finetune_dir = Path(outputs["fine-tuned model"]).parent
