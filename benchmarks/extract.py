@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import tempfile
 import threading
 import time
@@ -32,6 +31,7 @@ from pipeline.extract import ExtractConfig, extract_videos
 from pipeline.extractors import VideoExtractor, build_extractor
 from pipeline.video import decode_clips
 from storage import FeatureStore
+from machine import describe_machine, sync  # benchmarks/machine.py (scripts run from this folder)
 
 NAMES = ("slowfast", "clip", "blip2")
 REFERENCE_BATCH = {"slowfast": 2, "clip": 60, "blip2": 60}
@@ -105,7 +105,7 @@ def run_ours(videos: list[str], extractors: dict[str, VideoExtractor], args: arg
         store = FeatureStore(tmp)
         started = time.perf_counter()
         records = extract_videos(videos, store, extractors, config)
-        _sync(args.device)
+        sync(args.device)
         seconds = time.perf_counter() - started
     assert all(r.status == "done" for r in records), records
     return seconds
@@ -122,13 +122,8 @@ def run_reference(videos: list[str], extractors: dict[str, VideoExtractor], args
             rows = [ext.encode_batch(torch.stack(tensors[i:i + step])) for i in range(0, len(tensors), step)]
             np.concatenate([r.numpy() for r in rows]).astype(np.float16)
         ext.amp = True
-    _sync(args.device)
+    sync(args.device)
     return time.perf_counter() - started
-
-
-def _sync(device: str) -> None:
-    if device.startswith("cuda"):
-        torch.cuda.synchronize()
 
 
 def main() -> None:
@@ -142,8 +137,7 @@ def main() -> None:
     parser.add_argument("--decoders", type=int, default=1, help="videos decoded at the same time")
     parser.add_argument("--skip-reference", action="store_true")
     args = parser.parse_args()
-    device_name = torch.cuda.get_device_name(0) if args.device.startswith("cuda") else platform.processor() or "cpu"
-    print(f"machine: {platform.platform()} | {device_name} | {os.cpu_count()} CPUs | torch {torch.__version__}")
+    print(describe_machine(args.device))
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
         videos = make_videos(Path(tmp), args.videos, args.seconds)

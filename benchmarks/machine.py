@@ -1,4 +1,4 @@
-"""The machine line every benchmark prints, so results name where they were measured."""
+"""The machine line every benchmark prints, so results name where they were measured; timing helpers."""
 
 from __future__ import annotations
 
@@ -20,3 +20,11 @@ def describe_machine(device: str = "cpu") -> str:
     gpu = torch.cuda.get_device_name(torch.device(device)) if str(device).startswith("cuda") else "none used"
     return (f"machine: {platform.platform()}, {cpu}, {os.cpu_count()} CPUs, torch {torch.__version__} "
             f"({torch.get_num_threads()} threads), load average {load:.1f}, GPU {gpu}")
+
+
+def sync(device: str) -> None:
+    """Wait for the GPU's queued work before reading a clock (nothing to wait for on CPU)."""
+    if str(device).startswith("cuda"):
+        import torch
+
+        torch.cuda.synchronize()

@@ -38,7 +38,7 @@ from pipeline.synthetic import (
 )
 from pipeline.synthetic.scorer import CaptionFrameScorer
 from pipeline.video import decode_clips, probe_video
-from machine import describe_machine  # benchmarks/machine.py (scripts run from this folder)
+from machine import describe_machine, sync  # benchmarks/machine.py (scripts run from this folder)
 
 # the paper's corpus: 187,682 synthetic rows from QVHighlights (about 10k videos of 150 s)
 PAPER_ROWS = 187_682
@@ -53,7 +53,7 @@ class Timed:
     def __call__(self, items, *args, **kwargs):
         started = time.perf_counter()
         out = self.fn(items, *args, **kwargs)
-        _sync(self.device)
+        sync(self.device)
         self.seconds += time.perf_counter() - started
         self.items += len(items)
         return out
@@ -88,7 +88,7 @@ def run_ours(videos: list[Path], models: SynthesisModels, config: SynthesizeConf
         with tempfile.TemporaryDirectory() as tmp:
             started = time.perf_counter()
             summary = synthesize(videos, Path(tmp) / "store", Path(tmp) / "out.jsonl", config, models=models)
-            _sync(device)
+            sync(device)
             seconds = time.perf_counter() - started
     finally:
         del models.captioner.caption, models.scorer.score  # back to the class methods
@@ -117,18 +117,13 @@ def run_reference(videos: list[Path], models: SynthesisModels, config: Synthesiz
         for iv in intervals:  # pass 2 frames scored one pair at a time
             t0 = time.perf_counter()
             (text,) = models.captioner.caption([caption_frames[iv.index]], batch_size=1)
-            _sync(device)
+            sync(device)
             caption_s += time.perf_counter() - t0
             captions += 1
             mapping(np.concatenate([models.scorer.score([clip_frames[c]], [text], 1) for c in iv.clip_ids]))
             pairs += len(iv.clip_ids)
-    _sync(device)
+    sync(device)
     return {"seconds": time.perf_counter() - started, "captions": captions, "caption_s": caption_s, "pairs": pairs}
-
-
-def _sync(device: str) -> None:
-    if device.startswith("cuda"):
-        torch.cuda.synchronize()
 
 
 def main() -> None:

@@ -109,3 +109,18 @@ def test_store_digest_changes_with_an_extractor_version_or_a_new_entry_only(tmp_
     assert with_b != before
     write("a", "2")  # a new extractor version
     assert store_digest(store, features, ["a", "b"], []) != with_b
+
+
+def test_run_refuses_an_unknown_refresh_step_and_a_bad_config_before_running(tmp_path) -> None:
+    from typer.testing import CliRunner
+
+    from flows.cli import app
+
+    path = _write(tmp_path, {**DEMO, "workdir": str(tmp_path / "run")})
+    runner = CliRunner()
+    unknown = runner.invoke(app, ["run", str(path), "--refresh", "extract", "--refresh", "extrct"])
+    assert unknown.exit_code != 0
+    assert "--refresh extrct: unknown step" in unknown.output and "zero_shot" in unknown.output
+    bad = runner.invoke(app, ["run", str(_write(tmp_path, {**DEMO, "finetune": {"preset": "nope"}}))])
+    assert bad.exit_code != 0 and "finetune" in bad.output and "nope" in bad.output
+    assert not (tmp_path / "run").exists()  # nothing ran

@@ -83,6 +83,15 @@ def test_a_failing_step_is_reported_and_the_rest_not_reached(write_config, tmp_p
     assert "| extract | failed |" in (tmp_path / "run" / "report.md").read_text()
 
 
+def test_the_flow_refuses_an_unknown_refresh_step(write_config, tmp_path) -> None:
+    _, config = write_config()
+    from prefect.exceptions import ParameterTypeError
+
+    with pytest.raises(ParameterTypeError, match=r"(?s)refresh\.0: Input should be 'data', 'decode', .*'evaluate'"):
+        pipeline_flow(config=config, refresh=["extrct"])
+    assert not (tmp_path / "run").exists()
+
+
 def test_invalid_model_overrides_are_refused_before_the_run(write_config) -> None:
     from pydantic import ValidationError
 
