@@ -41,8 +41,8 @@ def prepare_data_task(config: PipelineConfig) -> DataRecord:
     return prepare_data(config, RunPaths.of(config))
 
 
-def _summary_detail(summary: RunSummary) -> str:
-    detail = f"{summary.done} done, {summary.skipped} skipped, {summary.failed} failed"
+def _summary_detail(summary: RunSummary, counts: str | None = None) -> str:
+    detail = counts or f"{summary.done} done, {summary.skipped} skipped, {summary.failed} failed"
     if summary.failures:
         detail += " (" + "; ".join(f"{f.item}: {f.reason}" for f in summary.failures[:3]) + ")"
     return detail
@@ -190,9 +190,9 @@ def _synthesize(config: PipelineConfig, refresh: bool, synthesized_in_extract: i
     the annotation files, or all of them when it could not share its pass)."""
     summary = synthesize_flow(config, refresh=refresh)
     earlier = synthesized_in_extract or 0
-    detail = _summary_detail(summary)
-    if earlier:
-        detail += f" ({earlier} of them synthesized during extract)"
+    counts = (f"{earlier} synthesized on extract's decode pass, {summary.done} more here, {summary.failed} failed"
+              if earlier else None)
+    detail = _summary_detail(summary, counts)
     return summary, detail, summary.done == 0 and summary.skipped > 0 and not earlier
 
 

@@ -39,8 +39,7 @@ def test_whole_dag_runs_then_skips_then_redoes_a_refreshed_step(write_config, tm
     # synthesis rode on extraction's decode pass: the synthesize step found every video finished
     details = {s.step: s.detail for s in first.steps}
     assert "9 videos synthesized on the same decode pass" in details["extract"]
-    assert details["synthesize"].startswith("0 done, 9 skipped") and "9 of them synthesized during extract" in \
-        details["synthesize"]
+    assert details["synthesize"] == "9 synthesized on extract's decode pass, 0 more here, 0 failed"
 
     # fine-tuning started from the pretrained weights
     finetune_dir = Path(outputs["fine-tuned model"]).parent
@@ -105,23 +104,26 @@ def _env() -> dict[str, str]:
     return {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value(), "PREFECT_LOGGING_LEVEL": "WARNING"}
 
 
-def _start(config_path: Path) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "flows.cli", "run", str(config_path)], env=_env(),
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+def _start(config_path: Path, log: Path) -> subprocess.Popen:
+    # output to a file, not a pipe: a pipe nobody reads fills up and blocks the run
+    with open(log, "wb") as out:
+        return subprocess.Popen([sys.executable, "-m", "flows.cli", "run", str(config_path)], env=_env(),
+                                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
 
 
-def _kill_when(proc: subprocess.Popen, ready, what: str, timeout: float = 300) -> None:
+def _kill_when(proc: subprocess.Popen, log: Path, ready, what: str, timeout: float = 300) -> None:
     deadline = time.monotonic() + timeout
     while not ready():
-        assert proc.poll() is None, f"the run ended before {what}:\n" + proc.stdout.read().decode()[-3000:]
-        assert time.monotonic() < deadline, f"no {what} within {timeout} s"
+        assert proc.poll() is None, f"the run ended before {what}:\n" + log.read_text()[-3000:]
+        if time.monotonic() > deadline:
+            os.killpg(proc.pid, signal.SIGKILL)
+            raise AssertionError(f"no {what} within {timeout} s; the run's output:\n" + log.read_text()[-3000:])
         time.sleep(0.05)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
 
 
-@pytest.mark.skip(reason="not yet reliable: on a loaded machine the run after the first kill produced no "
-                         "finetune checkpoint within 600 s (cause not found yet; see issue #7's note)")
+@pytest.mark.slow
 def test_killed_parent_flow_resumes_extraction_and_training(write_config, tmp_path) -> None:
     path, config = write_config(
         data={"generate": {"train_videos": 8, "val_videos": 2, "seconds": 20, "fps": 4, "width": 64, "height": 48}},
@@ -134,7 +136,8 @@ def test_killed_parent_flow_resumes_extraction_and_training(write_config, tmp_pa
     def extracted() -> set[str]:
         return set(store.keys("video", "clip")) & set(store.keys("video", "slowfast"))
 
-    _kill_when(_start(path), lambda: len(extracted()) >= 1, "extracted video")
+    log = tmp_path / "run.log"
+    _kill_when(_start(path, log), log, lambda: len(extracted()) >= 1, "extracted video")
     done = extracted()
     assert 1 <= len(done) < 10, done
     created = {v: store.attrs("video", "slowfast", v)["created"] for v in done}
@@ -142,7 +145,7 @@ def test_killed_parent_flow_resumes_extraction_and_training(write_config, tmp_pa
     def trained_one_epoch() -> bool:
         return any((p / "last.ckpt").exists() for p in (workdir / "train").glob("finetune-*"))
 
-    _kill_when(_start(path), trained_one_epoch, "finetune checkpoint", timeout=600)
+    _kill_when(_start(path, log), log, trained_one_epoch, "finetune checkpoint", timeout=600)
     run_dir = next((workdir / "train").glob("finetune-*"))
     killed_at = torch.load(run_dir / "last.ckpt", weights_only=True)["epoch"]
     assert killed_at < 40
@@ -152,6 +155,6 @@ def test_killed_parent_flow_resumes_extraction_and_training(write_config, tmp_pa
     assert final.returncode == 0, final.stdout[-3000:] + final.stderr[-3000:]
     assert {v: store.attrs("video", "slowfast", v)["created"] for v in done} == created  # not re-extracted
     assert len(extracted()) == 10
-    assert f"resumed at epoch {killed_at + 1}" in final.stdout
+    assert f"resumed at epoch {killed_at + 1}" in (workdir / "report.md").read_text()
     epochs = [json.loads(line)["epoch"] for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
     assert epochs[-1] == 40 and len(set(epochs)) == len(epochs)
