@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from model.config import ExperimentConfig, FeatureSet
 from model.presets import get_preset, list_presets
@@ -15,6 +15,16 @@ from pipeline.datasets.readers import DatasetKind
 
 Stage = Literal["pretrain", "finetune", "train"]
 _DEVICE = re.compile(r"^(auto|cpu|cuda(:\d+)?)$")
+
+
+def _known_preset(value: str) -> str:
+    if value not in list_presets():
+        raise ValueError(f"unknown preset {value!r}; known presets: {', '.join(list_presets())}")
+    return value
+
+
+PresetName = Annotated[str, AfterValidator(_known_preset)]
+"""A model preset name (model.presets), refused with the known ones listed when unknown."""
 
 
 def build_experiment(preset: str, features: FeatureSet | None = None, model_overrides: dict[str, Any] | None = None,
@@ -61,7 +71,7 @@ class TrainRunConfig(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    preset: str
+    preset: PresetName
     train_annotations: str
     val_annotations: str | None = None
     dataset_kind: DatasetKind = "qvhighlights"
@@ -83,13 +93,6 @@ class TrainRunConfig(BaseModel):
     init_from: str | None = None
     resume: bool = False
     stage: Stage = "train"
-
-    @field_validator("preset")
-    @classmethod
-    def _known_preset(cls, value: str) -> str:
-        if value not in list_presets():
-            raise ValueError(f"unknown preset {value!r}; known presets: {', '.join(list_presets())}")
-        return value
 
     @field_validator("device")
     @classmethod

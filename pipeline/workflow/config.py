@@ -16,11 +16,11 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from model.config import FeatureSet
-from model.presets import list_presets
 from pipeline.datasets.readers import DatasetKind
 from pipeline.demo import DemoDataConfig
 from pipeline.extract import ExtractConfig
 from pipeline.synthetic.config import SynthesizeConfig
+from pipeline.training.config import PresetName
 
 STEPS = ("data", "decode", "extract", "synthesize", "pretrain", "zero_shot", "finetune", "evaluate")
 """Steps of the parent flow, in DAG order (`--refresh` takes these names)."""
@@ -94,7 +94,7 @@ class TrainStepConfig(_Frozen):
     """
 
     enabled: bool = True
-    preset: str = "videolights-qvhighlights"
+    preset: PresetName = "videolights-qvhighlights"
     epochs: int | None = Field(None, ge=1)
     batch_size: int | None = Field(None, ge=1)
     lr: float | None = Field(None, gt=0)
@@ -102,13 +102,6 @@ class TrainStepConfig(_Frozen):
     seed: int | None = None
     model_overrides: dict[str, Any] = Field(default_factory=dict)
     amp: bool = True
-
-    @field_validator("preset")
-    @classmethod
-    def _known(cls, value: str) -> str:
-        if value not in list_presets():
-            raise ValueError(f"unknown preset {value!r}; known presets: {', '.join(list_presets())}")
-        return value
 
 
 class SynthesizeStepConfig(SynthesizeConfig):
