@@ -28,6 +28,9 @@ LENGTH_BUCKETS = {"short": (0.0, 10.0), "middle": (10.0, 30.0), "long": (30.0, 1
 MAX_PRED_WINDOWS = 10
 
 
+_warned_empty: set[str] = set()
+
+
 def _match_rank(iou: np.ndarray) -> np.ndarray:
     """Rank of each GT window in the matching order of one prediction.
 
@@ -222,8 +225,10 @@ def evaluate_moment_retrieval(
         log.debug("MR bucket %s (%g, %g] s: %d/%d queries", name, low, high,
                   len(queries), len(gt.count))
         if len(queries) == 0:
-            log.warning("MR bucket %s has no ground-truth window of length in (%g, %g] s; "
-                        "reporting 0 for it", name, low, high)
+            if name not in _warned_empty:  # once per process: a training run evaluates the same split often
+                _warned_empty.add(name)
+                log.warning("MR bucket %s has no ground-truth window of length in (%g, %g] s; "
+                            "reporting 0 for it", name, low, high)
             metrics[name] = _empty_bucket(extended, recall_at_k)
             continue
         metrics[name] = _bucket_metrics(pred.take(queries), bucket_gt, extended, recall_at_k)
