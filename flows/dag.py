@@ -1,6 +1,10 @@
 """The parent `videolights-pipeline` flow: data -> decode -> extract -> synthesize -> pretrain ->
 (zero-shot) -> finetune -> evaluate, each step a flow of its own, skipped when its outputs are
-complete and current, so a run killed anywhere resumes with only the unfinished work."""
+complete and current, so a run killed anywhere resumes with only the unfinished work.
+
+Each video is decoded once: the extract step's decode pass also records the decode step's clip
+grids and feeds the synthesize step; those two steps decode only the videos extraction does not
+(outside the annotation files)."""
 
 from __future__ import annotations
 
@@ -14,16 +18,20 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
 from flows.decode import decode_flow
-from flows.extract import extract_flow
+from flows.extract import SharedDecode, extract_flow
 from flows.progress_artifacts import PrefectProgress
 from flows.steps import evaluate_flow, finetune_flow, pretrain_flow, synthesize_flow
 from pipeline import progress
+from pipeline.datasets.readers import read_annotations
+from pipeline.decode import DecodeConfig, GridTap
+from pipeline.extract import resolve_videos
 from pipeline.report import RunSummary
 from pipeline.synthetic import SynthesisJob
-from pipeline.video import list_videos
+from pipeline.video import list_videos, video_id
 from pipeline.workflow.config import STEPS, PipelineConfig, RunPaths, Step
 from pipeline.workflow.report import MetricsRow, PipelineReport, StepOutcome
 from pipeline.workflow.steps import HEADLINE, DataRecord, chance_level, prepare_data
+from storage import FeatureStore
 from storage.atomic import atomic_file
 
 
@@ -109,8 +117,7 @@ def pipeline_flow(config: PipelineConfig, refresh: list[Step] | None = None) -> 
     with progress.listening(PrefectProgress(config.name)):
         data: DataRecord | None = runner.run("data", True, lambda: _data(config))
         runner.run("decode", True, lambda: _decode(config, paths, "decode" in refresh))
-        extracted = runner.run("extract", True, lambda: _extract(config, paths, data, "extract" in refresh,
-                                                                  share_decode="synthesize" not in refresh))
+        extracted = runner.run("extract", True, lambda: _extract(config, paths, data, "extract" in refresh, refresh))
         runner.run("synthesize", config.synthesize.enabled,
                    lambda: _synthesize(config, "synthesize" in refresh, extracted))
         pretrain = runner.run("pretrain", config.pretrain.enabled,
@@ -151,13 +158,33 @@ def _data(config: PipelineConfig) -> tuple[DataRecord, str, bool]:
     return record, f"{how}: {record.n_videos} videos, {record.n_train_rows} train / {record.n_val_rows} val rows", False
 
 
-def _decode(config: PipelineConfig, paths: RunPaths, force: bool) -> tuple[RunSummary, str, bool]:
+def _decode_settings(config: PipelineConfig) -> DecodeConfig:
     settings = config.extract.decode
     if config.extract.crop_size is not None:
         settings = settings.model_copy(update={"short_side": config.extract.crop_size})
-    videos = [str(p) for p in list_videos(paths.videos)]
-    summary = decode_flow(videos=videos, store=paths.store, config=settings, force=force)
-    return summary, _summary_detail(summary), summary.done == 0 and summary.skipped > 0
+    return settings
+
+
+def _annotated_videos(config: PipelineConfig, paths: RunPaths) -> list[Path]:
+    """The video files the extract step decodes: those the annotation files name."""
+    splits = [paths.train, paths.val] + ([paths.test] if paths.test else [])
+    vids = [row.vid for split in splits for row in read_annotations(split, config.data.kind)]
+    return resolve_videos(paths.videos, vids)[0]
+
+
+def _decode(config: PipelineConfig, paths: RunPaths, force: bool) -> tuple[RunSummary, str, bool]:
+    """Clip grids of the videos no annotation file names; the others' grids are recorded on the
+    extract step's decode pass (each video decoded once), so here they are only counted."""
+    settings = _decode_settings(config)
+    annotated = _annotated_videos(config, paths)
+    on_extract = {p.resolve() for p in annotated}
+    videos = [str(p) for p in list_videos(paths.videos) if p.resolve() not in on_extract]
+    summary = (decode_flow(videos=videos, store=paths.store, config=settings, force=force) if videos
+               else RunSummary(step="decode"))
+    grids = GridTap(FeatureStore(paths.store), settings, force)
+    left = sum(grids.wanted(video_id(p), p) for p in annotated)
+    detail = _summary_detail(summary) + (f"; {left} left to extract's decode pass" if left else "")
+    return summary, detail, summary.done == 0 and not summary.failed and not left
 
 
 def _synthesis_job(config: PipelineConfig, paths: RunPaths) -> SynthesisJob | None:
@@ -169,20 +196,22 @@ def _synthesis_job(config: PipelineConfig, paths: RunPaths) -> SynthesisJob | No
                         config=settings)
 
 
-def _extract(config: PipelineConfig, paths: RunPaths, data: DataRecord | None, force: bool, share_decode: bool):
+def _extract(config: PipelineConfig, paths: RunPaths, data: DataRecord | None, force: bool, refresh: set[str]):
     splits = [paths.train, paths.val] + ([paths.test] if paths.test else [])
-    synthesis = _synthesis_job(config, paths) if share_decode else None
+    shared = SharedDecode(grid=_decode_settings(config), grid_force="decode" in refresh,
+                          synthesis=_synthesis_job(config, paths) if "synthesize" not in refresh else None)
     summaries = [extract_flow(store=paths.store, video_dir=str(paths.videos), annotations=str(split),
-                              dataset=config.data.kind, config=config.extract_settings(), force=force,
-                              synthesis=synthesis)
+                              dataset=config.data.kind, config=config.extract_settings(), force=force, shared=shared)
                  for split in splits]
     merged = _merge("extract", summaries)
     if merged.failed and not (merged.done + merged.skipped):
         raise RuntimeError(f"no video could be extracted ({_summary_detail(merged)})")
-    synthesized = sum(s.synthesized for s in summaries)
-    detail = _summary_detail(merged) + (f"; {synthesized} videos synthesized on the same decode pass"
-                                        if synthesized else "")
-    return synthesized, detail, merged.done == 0 and merged.skipped > 0 and not synthesized
+    grids, synthesized = sum(s.grids for s in summaries), sum(s.synthesized for s in summaries)
+    riders = [f"{grids} clip grids" if grids else "", f"{synthesized} videos synthesized" if synthesized else ""]
+    detail = _summary_detail(merged)
+    if grids or synthesized:
+        detail += "; " + " and ".join(r for r in riders if r) + " on the same decode pass"
+    return synthesized, detail, merged.done == 0 and merged.skipped > 0 and not (grids or synthesized)
 
 
 def _synthesize(config: PipelineConfig, refresh: bool, synthesized_in_extract: int | None):

@@ -8,6 +8,7 @@ features go straight from the extracting process into the store.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -29,6 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from pipeline import progress
 from pipeline.datasets.readers import DatasetKind, read_annotations
+from pipeline.decode import DecodeConfig, GridTap
 from pipeline.extract import (
     PROGRESS_KEY,
     ExtractConfig,
@@ -75,25 +77,44 @@ class FanOut(BaseModel):
     poll_s: float = Field(default=5.0, gt=0)
 
 
+class SharedDecode(BaseModel):
+    """Other stages' work done on the extraction's decode pass (fan-out mode "tasks").
+
+    Attributes:
+        grid: record the decode stage's clip grids with these settings (missing or stale ones).
+        grid_force: rewrite every clip grid (the decode step refreshed).
+        synthesis: synthesize these videos (one rows file cannot take appends from several
+            processes, so the other fan-out modes leave synthesis to its own stage).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    grid: DecodeConfig | None = None
+    grid_force: bool = False
+    synthesis: SynthesisJob | None = None
+
+
 class ShardResult(BaseModel):
     """What one shard (or several, merged) did: a record per video, queries written per encoder,
-    and videos synthesized from the same decode pass."""
+    and the videos whose clip grid was recorded / that were synthesized on the same decode pass."""
 
     records: list[ExtractRecord] = []
     queries: dict[str, int] = {}
+    grids: int = 0
     synthesized: int = 0
 
     def merge(self, other: ShardResult) -> ShardResult:
         queries = dict(self.queries)
         for name, n in other.queries.items():
             queries[name] = queries.get(name, 0) + n
-        return ShardResult(records=self.records + other.records, queries=queries,
+        return ShardResult(records=self.records + other.records, queries=queries, grids=self.grids + other.grids,
                            synthesized=self.synthesized + other.synthesized)
 
 
 class ExtractSummary(RunSummary):
-    """The extract flow's summary; `synthesized`: videos the synthesize stage finished on this decode pass."""
+    """The extract flow's summary, with the videos whose clip grid was recorded (`grids`) and that the
+    synthesize stage finished (`synthesized`) on this decode pass."""
 
+    grids: int = 0
     synthesized: int = 0
 
 
@@ -121,16 +142,20 @@ def on_worker_gpu(config: ExtractConfig) -> ExtractConfig:
 @task(name="extract-shard", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5,
       task_run_name="extract shard {index}")
 def extract_shard_task(index: int, videos: list[str], store_url: str, config: ExtractConfig,
-                       force: bool = False, synthesis: SynthesisJob | None = None) -> ShardResult:
+                       force: bool = False, shared: SharedDecode = SharedDecode()) -> ShardResult:
     config = on_worker_gpu(config)
     store, extractors = FeatureStore(store_url), build_video_extractors(config)
-    if synthesis is None:
-        return ShardResult(records=extract_videos(videos, store, extractors, config, force))
-    with open_synthesis(store, synthesis.out, synthesis.config, videos=synthesis.videos) as tap:
-        records = extract_videos(videos, store, extractors, config, force, taps=[tap])
-    if tap.summary.failed:
-        print(tap.summary.text())
-    return ShardResult(records=records, synthesized=tap.summary.done)
+    grid = GridTap(store, shared.grid, shared.grid_force) if shared.grid is not None else None
+    with contextlib.ExitStack() as stack:
+        synthesis = (stack.enter_context(open_synthesis(store, shared.synthesis.out, shared.synthesis.config,
+                                                        videos=shared.synthesis.videos))
+                     if shared.synthesis is not None else None)
+        taps = [tap for tap in (grid, synthesis) if tap is not None]
+        records = extract_videos(videos, store, extractors, config, force, taps=taps)
+    if synthesis is not None and synthesis.summary.failed:
+        print(synthesis.summary.text())
+    return ShardResult(records=records, grids=sum(r.status == "done" for r in grid.records) if grid else 0,
+                       synthesized=synthesis.summary.done if synthesis else 0)
 
 
 @task(name="encode-queries", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5)
@@ -174,19 +199,17 @@ def read_queries(annotations: Sequence[tuple[str, str]]) -> dict[str, str]:
 
 def run_shards(shards: list[list[str]], store: str, config: ExtractConfig, force: bool = False,
                fanout: FanOut = FanOut(), annotations: Sequence[tuple[str, str]] = (),
-               synthesis: SynthesisJob | None = None) -> ShardResult:
+               shared: SharedDecode = SharedDecode()) -> ShardResult:
     """Extract every shard, and encode the queries of `annotations` ((path, dataset kind) pairs),
     the way `fanout` says. Call from inside a flow run; returns the merged records and counts.
-
-    `synthesis` rides on the decode pass of shards run in this process (mode "tasks"); the other
-    modes leave it to the synthesize stage (one rows file cannot take appends from several processes).
+    `shared` rides on the decode pass of shards run in this process (mode "tasks") only.
     """
     if fanout.mode == "deployments":
         return _through_deployments(shards, store, config, force, fanout, annotations)
     if fanout.mode == "dask":
         with dask_task_runner(config, fanout) as runner:
             return _through_tasks(runner, shards, store, config, force, annotations)
-    return _through_tasks(None, shards, store, config, force, annotations, synthesis)
+    return _through_tasks(None, shards, store, config, force, annotations, shared)
 
 
 def dask_task_runner(config: ExtractConfig, fanout: FanOut) -> DaskTaskRunner:
@@ -205,12 +228,12 @@ def dask_task_runner(config: ExtractConfig, fanout: FanOut) -> DaskTaskRunner:
 
 def _through_tasks(runner: DaskTaskRunner | None, shards: list[list[str]], store: str, config: ExtractConfig,
                    force: bool, annotations: Sequence[tuple[str, str]],
-                   synthesis: SynthesisJob | None = None) -> ShardResult:
+                   shared: SharedDecode = SharedDecode()) -> ShardResult:
     """Shards as Prefect tasks: on `runner` (Dask) or, when None, on the flow's own task runner."""
     def submit(task_obj, **parameters):
         return runner.submit(task_obj, parameters) if runner is not None else task_obj.submit(**parameters)
 
-    extra = {"synthesis": synthesis} if synthesis is not None else {}
+    extra = {"shared": shared} if shared != SharedDecode() else {}
     futures = [submit(extract_shard_task, index=i, videos=shard, store_url=store, config=config, force=force, **extra)
                for i, shard in enumerate(shards)]
     queries = read_queries(annotations)
@@ -281,11 +304,11 @@ def _shard_result(run: FlowRun, shard: list[str], annotations: str | None, timeo
 @flow(name="extract", log_prints=True, task_runner=ThreadPoolTaskRunner(max_workers=1))
 def extract_flow(store: str, video_dir: str, annotations: str | None = None, dataset: str = "qvhighlights",
                  config: ExtractConfig = ExtractConfig(), shard_size: int = 64, force: bool = False,
-                 fanout: FanOut = FanOut(), synthesis: SynthesisJob | None = None) -> ExtractSummary:
+                 fanout: FanOut = FanOut(), shared: SharedDecode = SharedDecode()) -> ExtractSummary:
     """Extract video features for the videos of an annotation file (or every video of `video_dir`)
     and query features for its queries; missing or stale entries only. `fanout` says where the
     shards of `shard_size` videos run (tasks here, runs of a shard deployment, or a Dask cluster).
-    `synthesis` synthesizes its videos from the same decode pass (fan-out mode "tasks" only)."""
+    `shared`: clip grids and synthesis done on the same decode pass (fan-out mode "tasks" only)."""
     started = time.perf_counter()
     FeatureStore(store)
     query_files: list[tuple[str, str]] = []
@@ -298,13 +321,15 @@ def extract_flow(store: str, video_dir: str, annotations: str | None = None, dat
             query_files.append((annotations, dataset))
     else:
         videos, missing = list_videos(video_dir), []
-    result = run_shards(make_shards(videos, shard_size), store, config, force, fanout, query_files, synthesis)
+    result = run_shards(make_shards(videos, shard_size), store, config, force, fanout, query_files, shared)
     progress.finish(PROGRESS_KEY)
     summary = ExtractSummary.from_records("extract", missing + result.records, seconds=time.perf_counter() - started)
-    summary.synthesized = result.synthesized
+    summary.grids, summary.synthesized = result.grids, result.synthesized
+    if result.grids:
+        summary.notes.append(f"decode: {result.grids} clip grids recorded from this decode pass")
     if result.synthesized:
         summary.notes.append(f"synthesis: {result.synthesized} videos captioned and scored from this decode pass "
-                             f"(rows in {synthesis.out})")
+                             f"(rows in {shared.synthesis.out})")
     if query_files:
         summary.notes.append("queries: " + ", ".join(f"{n} {name} encoded" for name, n in result.queries.items())
                              + f" ({n_queries} in the dataset)")

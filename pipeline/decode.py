@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -13,11 +14,13 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from pipeline.sampling import FramesPerClip
-from pipeline.video import DecodeStats, VideoDecodeError, decode_clips, probe_video, video_id
-from storage import EntrySpec, FeatureStore, fingerprint_file
+from pipeline.video import ClipChunk, DecodeStats, VideoDecodeError, VideoInfo, decode_clips, probe_video, video_id
+from storage import Claim, EntrySpec, FeatureStore, fingerprint_file
 
 log = logging.getLogger(__name__)
 
+GRID_CONSUMER = "decode-grid"
+"""Consumer name of the grid check in a decode pass (beside the extractors' names)."""
 GRID_EXTRACTOR = "clips"
 """Store group of the clip-grid records: `video/clips/<vid>` holds [n_clips, 2] (start_s, end_s)."""
 DECODE_VERSION = "1"
@@ -83,19 +86,80 @@ def decode_video_to_store(path: str | os.PathLike, store: FeatureStore, config: 
         info = probe_video(path)
         stats = DecodeStats()
         times = []
-        consumers = {"check": FramesPerClip(short_side=config.short_side)}
+        consumers = {GRID_CONSUMER: FramesPerClip(short_side=config.short_side)}
         for chunk in decode_clips(path, consumers, config.clip_seconds, config.chunk_seconds, config.backend, info, stats):
             times.append(chunk.clip_times)
-        grid = np.concatenate(times)
-        extra = {"n_clips": len(grid), "duration": info.duration, "fps": info.fps, "n_frames": info.n_frames,
-                 "width": info.width, "height": info.height, "rotation": info.rotation,
-                 "has_audio": info.has_audio, "codec": info.codec, "backend": stats.backend}
-        store.write_video(GRID_EXTRACTOR, vid, grid, spec, source, dtype="float64", extra=extra)
+        return _write_grid(store, vid, path, source, info, times, stats, config, started)
+
+
+def _write_grid(store: FeatureStore, vid: str, path: Path, source: str, info: VideoInfo, times: list[np.ndarray],
+                stats: DecodeStats, config: DecodeConfig, started: float) -> DecodeRecord:
+    """Write the clip grid decoded from `path` (under the caller's claim of its entry)."""
+    grid = np.concatenate(times)
+    extra = {"n_clips": len(grid), "duration": info.duration, "fps": info.fps, "n_frames": info.n_frames,
+             "width": info.width, "height": info.height, "rotation": info.rotation,
+             "has_audio": info.has_audio, "codec": info.codec, "backend": stats.backend}
+    store.write_video(GRID_EXTRACTOR, vid, grid, config.grid_spec(), source, dtype="float64", extra=extra)
     seconds = time.perf_counter() - started
     log.info("%s: %d clips of %.1f s (%.2f s video) decoded in %.2f s", vid, len(grid), config.clip_seconds,
              info.duration, seconds)
     return DecodeRecord(vid=vid, path=str(path), status="done", n_clips=len(grid), duration=info.duration,
                         fps=info.fps, seconds=seconds)
+
+
+class GridTap:
+    """The decode stage on the extraction engine's decode pass (a `pipeline.extract.DecodeTap`):
+    records each video's clip grid from the chunks of that pass, so it costs no decode of its own.
+
+    Takes the videos whose grid entry is missing or stale (with `force`: not written since this
+    tap was made); an entry another run holds is left to that run. `records` lists what it wrote.
+    """
+
+    def __init__(self, store: FeatureStore, config: DecodeConfig = DecodeConfig(), force: bool = False):
+        self.store, self.config = store, config
+        self.spec = config.grid_spec()
+        self.written_after = datetime.now(timezone.utc) if force else None
+        self.records: list[DecodeRecord] = []
+        self._lock = threading.Lock()
+
+    def wanted(self, vid: str, path: Path) -> bool:
+        return self.store.status("video", GRID_EXTRACTOR, vid, self.spec, path, self.written_after).state != "current"
+
+    def open(self, vid: str, path: Path, info: VideoInfo) -> _GridSession | None:
+        claim = self.store.try_claim([self.store.entry_path("video", GRID_EXTRACTOR, vid)])
+        if claim is None:
+            return None
+        if not self.wanted(vid, path):
+            claim.release()
+            return None
+        return _GridSession(self, vid, Path(path), info, claim)
+
+    def _record(self, record: DecodeRecord) -> None:
+        with self._lock:
+            self.records.append(record)
+
+
+class _GridSession:
+    def __init__(self, tap: GridTap, vid: str, path: Path, info: VideoInfo, claim: Claim):
+        self.tap, self.vid, self.path, self.info, self.claim = tap, vid, path, info, claim
+        self.started = time.perf_counter()
+        self.source = fingerprint_file(path)
+        self.consumers = {GRID_CONSUMER: FramesPerClip(short_side=tap.config.short_side)}
+        self.times: list[np.ndarray] = []
+
+    def feed(self, chunk: ClipChunk) -> None:
+        self.times.append(chunk.clip_times)
+
+    def close(self, stats: DecodeStats) -> None:
+        try:
+            self.tap._record(_write_grid(self.tap.store, self.vid, self.path, self.source, self.info, self.times,
+                                         stats, self.tap.config, self.started))
+        finally:
+            self.claim.release()
+
+    def fail(self, reason: str) -> None:
+        self.claim.release()
+        self.tap._record(DecodeRecord(vid=self.vid, path=str(self.path), status="failed", reason=reason))
 
 
 def _skipped(store: FeatureStore, vid: str, path: Path, reason: str = "") -> DecodeRecord:

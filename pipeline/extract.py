@@ -143,8 +143,8 @@ class TapSession(Protocol):
 
     def feed(self, chunk: ClipChunk) -> None: ...
 
-    def close(self) -> None:
-        """Every chunk was fed: finish the video (its own failures are its own to record)."""
+    def close(self, stats: DecodeStats) -> None:
+        """Every chunk was fed (`stats`: the pass's counts): finish the video (its failures are its own to record)."""
 
     def fail(self, reason: str) -> None:
         """The video could not be decoded."""
@@ -272,7 +272,7 @@ def _produce(jobs: queue.Queue, extractors: Mapping[str, VideoExtractor], config
                         session.feed(chunk)
                     n_clips = chunk.first_clip + len(chunk.clip_times)
                 for session in sessions:
-                    session.close()
+                    session.close(stats[job.vid])
                 out.put(("end", job.vid, n_clips))
             except VideoDecodeError as exc:
                 for session in sessions:

@@ -20,7 +20,7 @@ from pipeline.synthetic.config import SynthesizeConfig
 from pipeline.synthetic.intervals import n_intervals
 from pipeline.synthetic.output import OutputMismatchError, SynthesisOutput
 from pipeline.synthetic.synthesizer import SynthesisModels, VideoRows, VideoSynthesizer, build_synthesis_models
-from pipeline.video import ClipChunk, VideoDecodeError, VideoInfo, decode_clips, list_videos, probe_video, video_id
+from pipeline.video import ClipChunk, DecodeStats, VideoDecodeError, VideoInfo, decode_clips, list_videos, probe_video, video_id
 from storage import FeatureStore, InvalidKeyError, validate_key
 
 log = logging.getLogger(__name__)
@@ -225,7 +225,7 @@ class _VideoSession:
     def feed(self, chunk: ClipChunk) -> None:
         self.synth.feed(chunk)
 
-    def close(self) -> None:
+    def close(self, stats: DecodeStats | None = None) -> None:
         try:
             result = self.synth.finish()
         except VideoDecodeError as exc:

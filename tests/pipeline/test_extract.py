@@ -83,3 +83,38 @@ def test_queries_are_encoded_once_and_again_when_edited(tmp_path):
     tokens, pooled = store.read_text("clip", "1")
     assert tokens.ndim == 2 and tokens.shape[1] == encoders["clip"].dim and pooled.shape == (encoders["clip"].dim,)
     assert store.read_text("blip2", "1")[0].shape[1] == encoders["blip2"].dim
+
+
+def test_the_clip_grid_is_recorded_on_the_extraction_pass(tmp_path, make_video, extractors):
+    """GridTap: the decode stage's clip grid comes from the extraction's own decode (one open per
+    video) and equals what the decode stage writes decoding the video itself."""
+    from pipeline.decode import GRID_EXTRACTOR, DecodeConfig, GridTap, decode_video_to_store
+
+    videos = [make_video("a.mp4", seconds=5.0, fps=10), make_video("b.mp4", seconds=7.3, fps=25)]
+    bad = tmp_path / "bad.mp4"
+    bad.write_bytes(b"\x00" * 1000)
+    store, alone = FeatureStore(tmp_path / "store"), FeatureStore(tmp_path / "alone")
+    config = DecodeConfig(short_side=CONFIG.decode.short_side)
+    tap, stats = GridTap(store, config), {}
+    records = extract_videos([*videos, bad], store, {"clip": extractors["clip"]}, CONFIG, decode_stats=stats,
+                             taps=[tap])
+    assert [r.status for r in records] == ["done", "done", "failed"]
+    assert {vid: s.opens for vid, s in stats.items()} == {"a": 1, "b": 1}
+    assert sorted((r.vid, r.status) for r in tap.records) == [("a", "done"), ("b", "done")]  # bad: extract's record
+    for path in videos:
+        decode_video_to_store(path, alone, config)
+        np.testing.assert_array_equal(store.read_video(GRID_EXTRACTOR, path.stem), alone.read_video(GRID_EXTRACTOR, path.stem))
+        ours, theirs = store.attrs("video", GRID_EXTRACTOR, path.stem), alone.attrs("video", GRID_EXTRACTOR, path.stem)
+        for key in ("n_clips", "duration", "fps", "spec", "source"):
+            assert ours[key] == theirs[key], key
+        # the decode stage sees the entry as current: it has nothing left to do
+        assert decode_video_to_store(path, store, config).status == "skipped"
+
+    # features and grids current: nothing is decoded again; a forced grid is rewritten from a clip-free pass
+    stats = {}
+    assert [r.status for r in extract_videos(videos, store, {"clip": extractors["clip"]}, CONFIG, decode_stats=stats,
+                                             taps=[GridTap(store, config)])] == ["skipped", "skipped"]
+    assert stats == {}
+    forced = GridTap(store, config, force=True)
+    extract_videos(videos, store, {"clip": extractors["clip"]}, CONFIG, decode_stats=stats, taps=[forced])
+    assert sorted(r.vid for r in forced.records if r.status == "done") == ["a", "b"] and len(stats) == 2

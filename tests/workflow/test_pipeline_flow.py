@@ -36,10 +36,12 @@ def test_whole_dag_runs_then_skips_then_redoes_a_refreshed_step(write_config, tm
     assert list(Path(outputs["plots"]).glob("*.png"))
     assert "## Metrics" in Path(outputs["report"]).read_text()
     assert [r.name for r in first.rows] == ["tiny (fine-tuned)", "tiny (zero-shot)", "chance (random predictions)"]
-    # synthesis rode on extraction's decode pass: the synthesize step found every video finished
+    # one decode per video: clip grids and synthesis rode on extraction's decode pass
     details = {s.step: s.detail for s in first.steps}
-    assert "9 videos synthesized on the same decode pass" in details["extract"]
+    assert details["decode"] == "0 done, 0 skipped, 0 failed; 9 left to extract's decode pass"
+    assert "; 9 clip grids and 9 videos synthesized on the same decode pass" in details["extract"]
     assert details["synthesize"] == "9 synthesized on extract's decode pass, 0 more here, 0 failed"
+    assert len(FeatureStore(outputs["feature store"]).keys("video", "clips")) == 9
 
     # fine-tuning started from the pretrained weights
     finetune_dir = Path(outputs["fine-tuned model"]).parent
@@ -76,8 +78,8 @@ def test_a_failing_step_is_reported_and_the_rest_not_reached(write_config, tmp_p
     statuses = _statuses(report)
     assert statuses["decode"] == "done" and statuses["extract"] == "failed"
     assert statuses["synthesize"] == statuses["finetune"] == statuses["evaluate"] == "not reached"
-    decode = next(s for s in report.steps if s.step == "decode")
-    assert "1 failed" in decode.detail and "broken.mp4" in decode.detail
+    extract = next(s for s in report.steps if s.step == "extract")
+    assert "broken.mp4: not a readable media file" in extract.detail
     assert "no video could be extracted" in str(caught.value)
     assert "| extract | failed |" in (tmp_path / "run" / "report.md").read_text()
 
