@@ -33,9 +33,10 @@ def store_digest(store: FeatureStore, features: FeatureSet, vids: Iterable[str],
     """Digest of the store entries a model reads for these videos and queries.
 
     Each entry counts by its spec (extractor, version, weights, sampling) and the fingerprint of
-    its source, not by its creation time: re-extracting the same video with the same encoder
-    keeps the digest; a new extractor version or a changed video changes it. A missing entry
-    counts as missing, so extracting it later changes the digest too.
+    its source's content, not by its creation time or the file's mtime: re-extracting (or
+    re-generating) the same video with the same encoder keeps the digest; a new extractor version
+    or a changed video changes it. A missing entry counts as missing, so extracting it later
+    changes the digest too.
     """
     digest = hashlib.blake2b(digest_size=16)
     groups = [("video", name, sorted(set(vids))) for name in features.video]
@@ -43,7 +44,8 @@ def store_digest(store: FeatureStore, features: FeatureSet, vids: Iterable[str],
     for kind, extractor, keys in groups:
         for key in keys:
             attrs = store.attrs(kind, extractor, key)
-            identity = None if attrs is None else {"spec": attrs.get("spec"), "source": attrs.get("source"),
+            source = {k: v for k, v in (attrs or {}).get("source", {}).items() if k != "mtime_ns"}
+            identity = None if attrs is None else {"spec": attrs.get("spec"), "source": source,
                                                    "shape": attrs.get("shape")}
             digest.update(json.dumps([kind, extractor, key, identity], sort_keys=True).encode())
     return digest.hexdigest()

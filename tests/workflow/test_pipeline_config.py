@@ -111,6 +111,27 @@ def test_store_digest_changes_with_an_extractor_version_or_a_new_entry_only(tmp_
     assert store_digest(store, features, ["a", "b"], []) != with_b
 
 
+def test_store_digest_follows_video_content_not_mtime(tmp_path) -> None:
+    """A video generated again (same bytes, new mtime) in a fresh workdir gives the same step keys."""
+    import os
+
+    from storage import fingerprint_file
+
+    store = FeatureStore(tmp_path / "store")
+    features = FeatureSet(video=("clip",), text=("clip",), extractor_preset="tiny")
+    spec = EntrySpec(extractor="clip", version="1", weights_id="tiny:0", preset="tiny")
+    video = tmp_path / "a.mp4"
+    video.write_bytes(b"same bytes")
+    store.write_video("clip", "a", np.ones((3, 4)), spec, fingerprint_file(video))
+    before = store_digest(store, features, ["a"], [])
+    os.utime(video, ns=(1, 1))
+    store.write_video("clip", "a", np.ones((3, 4)), spec, fingerprint_file(video))
+    assert store_digest(store, features, ["a"], []) == before
+    video.write_bytes(b"other bytes")
+    store.write_video("clip", "a", np.ones((3, 4)), spec, fingerprint_file(video))
+    assert store_digest(store, features, ["a"], []) != before
+
+
 def test_run_refuses_an_unknown_refresh_step_and_a_bad_config_before_running(tmp_path) -> None:
     from typer.testing import CliRunner
 
