@@ -323,6 +323,7 @@ def train(config: TrainRunConfig) -> TrainResult:
     device = resolve_device(config.device)
     amp_dtype = amp_dtype_for(device, config.amp)
     out = config.out
+    fresh = not out.exists() or not any(out.iterdir())
     out.mkdir(parents=True, exist_ok=True)
     last, best, metrics_path = out / LAST, out / BEST, out / METRICS
     if last.exists() and not config.resume:
@@ -337,8 +338,8 @@ def train(config: TrainRunConfig) -> TrainResult:
         state = _resume(run, last)
         _keep_metrics(metrics_path, state.epoch)
     else:
-        if config.resume:
-            log.warning("%s: no %s to resume; starting at epoch 1", out, LAST)
+        if config.resume:  # a warning only where something was there to resume
+            log.log(logging.INFO if fresh else logging.WARNING, "%s: no %s to resume; starting at epoch 1", out, LAST)
         if config.init_from is not None:
             missing, unexpected = load_initial_weights(run.model, config.init_from)
         state = _State()
