@@ -279,6 +279,8 @@ def _produce(jobs: queue.Queue, extractors: Mapping[str, VideoExtractor], config
                     session.fail(exc.reason)
                 out.put(("fail", job.vid, exc.reason))
             except Exception as exc:  # anything else is a bug or a broken environment: stop the run
+                for session in sessions:  # let the taps drop what they hold for this video
+                    session.fail(f"extraction stopped: {exc}")
                 out.put(("error", job.vid, exc))
                 return
     finally:
@@ -313,8 +315,8 @@ def extract_videos(paths: Iterable[str | os.PathLike], store: FeatureStore, extr
         claim = store.claim(job.entry_names())  # holding no other claim, so waiting cannot deadlock
         try:
             job.needed = _needed(store, job.vid, job.path, job.needed, extractors, clip_seconds, written_after)
-            if job.needed:
-                redo = _Job(vid=job.vid, path=job.path, needed=job.needed, claim=claim)
+            if job.needed or any(tap.wanted(job.vid, job.path) for tap in taps):
+                redo = _Job(vid=job.vid, path=job.path, needed=job.needed, claim=claim, planned=job.planned)
                 records += _run_jobs([redo], store, extractors, config, stats, written_after, taps)[0]
                 continue
         finally:
