@@ -190,7 +190,8 @@ def _decode(config: PipelineConfig, paths: RunPaths, force: bool) -> tuple[RunSu
 def _synthesis_job(config: PipelineConfig, paths: RunPaths) -> SynthesisJob | None:
     """The synthesize step's work, done on the extract step's decode pass when both decode on one clip grid."""
     settings = config.synthesize_settings()
-    if not config.synthesize.enabled or settings.decode.clip_seconds != config.extract.decode.clip_seconds:
+    if (not config.synthesize.enabled or settings.decode.clip_seconds != config.extract.decode.clip_seconds
+            or not paths.synthetic_videos.is_dir()):  # a missing folder is the synthesize step's to report
         return None
     return SynthesisJob(videos=[str(p) for p in list_videos(paths.synthetic_videos)], out=str(paths.synthetic),
                         config=settings)

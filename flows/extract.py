@@ -42,7 +42,7 @@ from pipeline.extract import (
     resolve_videos,
 )
 from pipeline.report import RunSummary
-from pipeline.synthetic import SynthesisJob, open_synthesis
+from pipeline.synthetic import OutputLockedError, OutputMismatchError, SynthesisJob, open_synthesis
 from pipeline.video import list_videos, video_id
 from storage import FeatureStore
 
@@ -91,6 +91,14 @@ class SharedDecode(BaseModel):
     grid: DecodeConfig | None = None
     grid_force: bool = False
     synthesis: SynthesisJob | None = None
+
+    def check(self, config: ExtractConfig) -> None:
+        """Everything riding on the pass must cut clips as the extraction does (its grid is theirs)."""
+        clip = config.decode.clip_seconds
+        for what, other in (("grid", self.grid), ("synthesis", self.synthesis and self.synthesis.config.decode)):
+            if other is not None and other.clip_seconds != clip:
+                raise ValueError(f"shared.{what}: clip_seconds={other.clip_seconds:g} differs from the extraction's "
+                                 f"decode.clip_seconds={clip:g}; one decode pass has one clip grid")
 
 
 class ShardResult(BaseModel):
@@ -147,9 +155,13 @@ def extract_shard_task(index: int, videos: list[str], store_url: str, config: Ex
     store, extractors = FeatureStore(store_url), build_video_extractors(config)
     grid = GridTap(store, shared.grid, shared.grid_force) if shared.grid is not None else None
     with contextlib.ExitStack() as stack:
-        synthesis = (stack.enter_context(open_synthesis(store, shared.synthesis.out, shared.synthesis.config,
-                                                        videos=shared.synthesis.videos))
-                     if shared.synthesis is not None else None)
+        synthesis = None
+        if shared.synthesis is not None:
+            try:
+                synthesis = stack.enter_context(open_synthesis(store, shared.synthesis.out, shared.synthesis.config,
+                                                               videos=shared.synthesis.videos, contain_errors=True))
+            except (OutputLockedError, OutputMismatchError) as exc:  # the synthesize step reports it
+                print(f"synthesis left to its own step: {exc}")
         taps = [tap for tap in (grid, synthesis) if tap is not None]
         records = extract_videos(videos, store, extractors, config, force, taps=taps)
     if synthesis is not None and synthesis.summary.failed:
@@ -310,6 +322,7 @@ def extract_flow(store: str, video_dir: str, annotations: str | None = None, dat
     shards of `shard_size` videos run (tasks here, runs of a shard deployment, or a Dask cluster).
     `shared`: clip grids and synthesis done on the same decode pass (fan-out mode "tasks" only)."""
     started = time.perf_counter()
+    shared.check(config)
     FeatureStore(store)
     query_files: list[tuple[str, str]] = []
     n_queries = 0

@@ -137,7 +137,11 @@ def resolve_videos(video_dir: str | os.PathLike, vids: Iterable[str]) -> tuple[l
 
 
 class TapSession(Protocol):
-    """One video's share of a decode pass for a `DecodeTap`: the frames it needs, then its chunks."""
+    """One video's share of a decode pass for a `DecodeTap`: the frames it needs, then its chunks.
+
+    An exception a session raises stops the extraction run: a tap whose own work may fail (a model
+    error on one video) records that failure itself and lets the pass go on.
+    """
 
     consumers: Mapping[str, SamplingSpec]  # names must not clash with extractor names
 
@@ -254,7 +258,10 @@ def _produce(jobs: queue.Queue, extractors: Mapping[str, VideoExtractor], config
                     out.put(("deferred", job.vid))
                     continue
                 info = probe_video(job.path) if job.needed or taps else None
-                sessions = [s for tap in taps if (s := tap.open(job.vid, job.path, info)) is not None]
+                for tap in taps:  # one by one: a tap raising leaves the sessions opened before it to fail()
+                    session = tap.open(job.vid, job.path, info)
+                    if session is not None:
+                        sessions.append(session)
                 if not job.needed and not sessions:
                     out.put(("others", job.vid, DONE_ELSEWHERE if job.planned else ""))
                     continue
@@ -271,8 +278,8 @@ def _produce(jobs: queue.Queue, extractors: Mapping[str, VideoExtractor], config
                     for session in sessions:
                         session.feed(chunk)
                     n_clips = chunk.first_clip + len(chunk.clip_times)
-                for session in sessions:
-                    session.close(stats[job.vid])
+                while sessions:  # a closed session leaves the list: fail() is for the unfinished only
+                    sessions.pop(0).close(stats[job.vid])
                 out.put(("end", job.vid, n_clips))
             except VideoDecodeError as exc:
                 for session in sessions:

@@ -143,7 +143,8 @@ class SynthesisTap:
 
     `synthesize()` drives it with a decode pass of its own. The extraction engine drives it with the
     pass that feeds the extractors (`extract_videos(..., taps=[tap])`), so a video both stages need
-    is decoded once. Sessions of different videos may run in different threads at once.
+    is decoded once. Sessions of different videos may run in different threads at once; the
+    models run for one of them at a time.
 
     Args:
         store: receives the captions' text features.
@@ -151,18 +152,26 @@ class SynthesisTap:
         models: builds (once) and returns the models.
         config: the settings.
         videos: the only videos this tap takes (others are left to their own stage); None: any.
+        contain_errors: on another stage's pass, a synthesis error must not stop that stage: an
+            error on one video becomes its failed record, and one building the models (absent
+            weights, an output made with other weights) stops the tap taking videos. The
+            synthesize stage then meets the same error on its own pass and reports it.
     """
 
     def __init__(self, store: FeatureStore, out: SynthesisOutput, models: Callable[[], SynthesisModels],
-                 config: SynthesizeConfig, videos: Iterable[str | os.PathLike] | None = None):
+                 config: SynthesizeConfig, videos: Iterable[str | os.PathLike] | None = None,
+                 contain_errors: bool = False):
         self.store, self.out, self.models, self.config = store, out, models, config
         self.videos = None if videos is None else {video_id(p): Path(p).resolve() for p in videos}
+        self.contain_errors = contain_errors
         self.summary = SynthesisSummary()
+        self.broken: str | None = None
         self._lock = threading.Lock()
+        self._running = threading.Lock()  # the models: one video at a time
         self._busy: set[str] = set()
 
     def _takes(self, vid: str, path: Path) -> bool:
-        return ((self.videos is None or self.videos.get(vid) == Path(path).resolve())
+        return (self.broken is None and (self.videos is None or self.videos.get(vid) == Path(path).resolve())
                 and vid not in self.out.done and vid not in self._busy)
 
     def wanted(self, vid: str, path: Path) -> bool:
@@ -180,10 +189,19 @@ class SynthesisTap:
             self.record(SynthesisRecord(vid=vid, path=str(path), status="skipped",
                                         reason=f"{info.duration:.1f} s is longer than max_duration={cfg.max_duration:g} s"))
             return None
-        if n_intervals(info.duration, cfg.interval_seconds) == 0:
-            self._finish(vid, path, info, VideoRows(vid=vid), None, started)
+        try:
+            if n_intervals(info.duration, cfg.interval_seconds) == 0:
+                self._finish(vid, path, info, VideoRows(vid=vid), None, started)
+                return None
+            models = self.models()
+        except Exception as exc:
+            if not self.contain_errors:
+                raise
+            self.broken = f"{type(exc).__name__}: {exc}"
+            log.warning("synthesis on this decode pass stopped (the synthesize step will report it): %s", self.broken)
+            with self._lock:
+                self._busy.discard(vid)
             return None
-        models = self.models()
         return _VideoSession(self, vid, path, info, VideoSynthesizer(vid, info.duration, models, cfg), started)
 
     def record(self, record: SynthesisRecord) -> None:
@@ -221,19 +239,39 @@ class _VideoSession:
                  started: float):
         self.tap, self.vid, self.path, self.info, self.synth, self.started = tap, vid, path, info, synth, started
         self.consumers = synth.consumers
+        self.ended = False
+
+    def _contained(self, step: Callable[[], None]) -> None:
+        """Run `step` with the models to itself; with `contain_errors`, an error fails this video only."""
+        if self.ended:
+            return
+        try:
+            with self.tap._running:
+                step()
+        except Exception as exc:
+            if not self.tap.contain_errors or isinstance(exc, VideoDecodeError):
+                raise
+            self.fail(f"{type(exc).__name__}: {exc}")
 
     def feed(self, chunk: ClipChunk) -> None:
-        self.synth.feed(chunk)
+        self._contained(lambda: self.synth.feed(chunk))
 
     def close(self, stats: DecodeStats | None = None) -> None:
-        try:
-            result = self.synth.finish()
-        except VideoDecodeError as exc:
-            self.fail(exc.reason)
-            return
-        self.tap._finish(self.vid, self.path, self.info, result, self.synth.models, self.started)
+        def finish() -> None:
+            try:
+                result = self.synth.finish()
+            except VideoDecodeError as exc:
+                self.fail(exc.reason)
+                return
+            self.tap._finish(self.vid, self.path, self.info, result, self.synth.models, self.started)
+            self.ended = True
+
+        self._contained(finish)
 
     def fail(self, reason: str) -> None:
+        if self.ended:
+            return
+        self.ended = True
         log.warning("%s: synthesis failed: %s", self.path, reason)
         self.tap.record(SynthesisRecord(vid=self.vid, path=str(self.path), status="failed", reason=reason))
 
@@ -275,14 +313,14 @@ def synthesize(videos: str | os.PathLike | Iterable[str | os.PathLike], store: s
 def open_synthesis(store: str | os.PathLike | FeatureStore, out_jsonl: str | os.PathLike,
                    config: SynthesizeConfig = SynthesizeConfig(), *,
                    videos: Iterable[str | os.PathLike] | None = None, models: SynthesisModels | None = None,
-                   overwrite: bool = False) -> Iterator[SynthesisTap]:
+                   overwrite: bool = False, contain_errors: bool = False) -> Iterator[SynthesisTap]:
     """A `SynthesisTap` over the output `out_jsonl` (opened, resumed, locked against other runs) for
-    the time of the with block; its `summary` is complete when the block ends. `videos` limits the
-    tap to those files (see SynthesisTap); the other arguments are synthesize()'s."""
+    the time of the with block; its `summary` is complete when the block ends. `videos` and
+    `contain_errors` are SynthesisTap's; the other arguments are synthesize()'s."""
     started = time.perf_counter()
     store = store if isinstance(store, FeatureStore) else FeatureStore(store)
     with SynthesisOutput(out_jsonl, config.rows_manifest(), overwrite=overwrite) as out:
-        tap = SynthesisTap(store, out, _LazyModels(config, out, models), config, videos)
+        tap = SynthesisTap(store, out, _LazyModels(config, out, models), config, videos, contain_errors)
         tap.summary.notes += [f"output repaired: {note}" for note in out.repaired]
         yield tap
     summary = tap.summary

@@ -83,3 +83,15 @@ def test_killed_extract_cli_resumes_without_redoing_finished_videos(tmp_path):
     assert f"{len(done)} skipped, 0 failed" in rerun.stdout
     assert {v: store.attrs("video", "clip", v)["created"] for v in done} == created
     assert len(store.keys("video", "slowfast")) == 8 and len(store.keys("text", "clip")) == 8
+
+
+def test_what_rides_on_the_pass_must_share_its_clip_grid() -> None:
+    from flows.extract import SharedDecode
+    from pipeline.decode import DecodeConfig
+    from pipeline.extract import ExtractConfig
+
+    config = ExtractConfig(decode=DecodeConfig(clip_seconds=1.0))
+    SharedDecode(grid=DecodeConfig(clip_seconds=1.0)).check(config)
+    with pytest.raises(ValueError, match=r"shared\.grid: clip_seconds=2 differs from the extraction's "
+                                         r"decode\.clip_seconds=1"):
+        SharedDecode(grid=DecodeConfig(clip_seconds=2.0)).check(config)

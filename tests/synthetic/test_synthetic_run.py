@@ -205,6 +205,27 @@ def test_the_extraction_pass_synthesizes_with_one_decode_per_video(run, video_di
     assert after.already_done == 4 and after.rows_written == 0 and after.failed == 1
 
 
+def test_a_synthesis_error_on_the_extraction_pass_leaves_extraction_going(video_dir, fast_config, tmp_path,
+                                                                           empty_hf_cache):
+    """Absent paper weights: extraction finishes, the tap stops taking videos, and the synthesize
+    stage on its own pass raises the explained error."""
+    from pipeline.extract import ExtractConfig, build_video_extractors, extract_videos
+    from pipeline.extractors import MissingWeightsError
+    from pipeline.synthetic import open_synthesis
+
+    paper = fast_config.model_copy(update={"preset": "paper", "weights_dir": str(tmp_path / "weights")})
+    paths = [video_dir / "ten.mp4", video_dir / "mid.mp4"]
+    store = FeatureStore(tmp_path / "store")
+    config = ExtractConfig(extractors=("clip",), text_encoders=())
+    with open_synthesis(store, tmp_path / "rows.jsonl", paper, videos=paths, contain_errors=True) as tap:
+        records = extract_videos(paths, store, build_video_extractors(config), config, taps=[tap])
+    assert [r.status for r in records] == ["done", "done"]
+    assert tap.broken is not None and tap.broken.startswith("MissingWeightsError")
+    assert tap.summary.done == 0 and not _rows(tmp_path / "rows.jsonl")
+    with pytest.raises(MissingWeightsError):
+        synthesize(paths, store, tmp_path / "rows.jsonl", paper)
+
+
 def test_output_repairs_a_record_cut_mid_write(tmp_path):
     path, manifest = tmp_path / "o.jsonl", {"frame_rule": "middle"}
     rows = {"a": [{"qid": "a_0_10", "vid": "a"}, {"qid": "a_10_20", "vid": "a"}], "b": [{"qid": "b_0_10", "vid": "b"}]}
