@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
 import pytest
-from planted import CLIP_SECONDS, MAX_CLIPS, MIN_CLIPS, TINY_CLIP, planted_dataset
+from planted import TINY_CLIP, planted_chance_r1, planted_dataset
 
-from pipeline.evaluation import evaluate_submission
 from pipeline.training import TrainRunConfig, train
 
 N_CLIPS = 16
@@ -25,18 +23,6 @@ def learn_data(tmp_path_factory) -> dict[str, str]:
     return planted_dataset(tmp_path_factory.mktemp("learn"), n_train=256, n_val=32, n_clips=N_CLIPS, windows=1)
 
 
-def _chance(gt: list[dict], seed: int = 0) -> float:
-    """R1@0.5 of random windows drawn like the planted ones (about 17%)."""
-    rng = np.random.default_rng(seed)
-    rows = []
-    for row in gt:
-        length = int(rng.integers(MIN_CLIPS, MAX_CLIPS + 1))
-        first = int(rng.integers(0, N_CLIPS - length + 1))
-        rows.append({"qid": row["qid"], "pred_relevant_windows": [
-            [first * CLIP_SECONDS, (first + length) * CLIP_SECONDS, 1.0]]})
-    return evaluate_submission(rows, gt, dataset="qvhighlights")["brief"]["MR-full-R1@0.5"]
-
-
 @pytest.mark.parametrize("preset", ["trdetr-tiny", "taskweave-tiny"])
 def test_held_out_metrics_are_far_above_chance(preset, learn_data, tmp_path) -> None:
     config = TrainRunConfig(preset=preset, features=TINY_CLIP, model_overrides=LEARNER,
@@ -45,7 +31,7 @@ def test_held_out_metrics_are_far_above_chance(preset, learn_data, tmp_path) -> 
                             batch_size=32, lr=3e-3, eval_every=5, device="cpu", seed=7)
     result = train(config)
     gt = [json.loads(line) for line in open(learn_data["val"])]
-    chance = _chance(gt)
+    chance = planted_chance_r1(gt, N_CLIPS)
     metrics = result.best_metrics
     assert chance < 25
     assert metrics["MR-full-R1@0.5"] >= max(50.0, 3 * chance), (preset, chance, metrics)

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from model.config import FeatureSet
+from pipeline.evaluation import evaluate_submission
 from storage import EntrySpec, FeatureStore, fingerprint_text
 
 #: The feature set of the planted data: tiny CLIP video and text features (32-d each).
@@ -101,3 +102,15 @@ def planted_dataset(root: Path, n_train: int = 48, n_val: int = 12, n_clips: int
     val = write_planted(store, n_val, seed=2, prefix="val", n_clips=n_clips, qid_start=10_000, **options)
     return {"store": str(root / "features.zarr"), "train": str(write_rows(root / "train.jsonl", train)),
             "val": str(write_rows(root / "val.jsonl", val))}
+
+
+def planted_chance_r1(gt: list[dict], n_clips: int, seed: int = 0) -> float:
+    """R1@0.5 of random windows drawn like the planted ones in `n_clips`-clip videos (about 17% at 16 clips)."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for row in gt:
+        length = int(rng.integers(MIN_CLIPS, MAX_CLIPS + 1))
+        first = int(rng.integers(0, n_clips - length + 1))
+        rows.append({"qid": row["qid"], "pred_relevant_windows": [
+            [first * CLIP_SECONDS, (first + length) * CLIP_SECONDS, 1.0]]})
+    return evaluate_submission(rows, gt, dataset="qvhighlights")["brief"]["MR-full-R1@0.5"]

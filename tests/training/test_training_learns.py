@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
 import pytest
-from planted import CLIP_SECONDS, MAX_CLIPS, MIN_CLIPS, TINY_CLIP, planted_dataset
+from planted import TINY_CLIP, planted_chance_r1, planted_dataset
 
 from pipeline.evaluation import evaluate_submission
 from pipeline.inference import infer
@@ -30,22 +29,10 @@ def learned(tmp_path_factory):
     return data, train(config)
 
 
-def _chance(gt: list[dict], seed: int = 0) -> float:
-    """R1@0.5 of random windows drawn like the planted ones (about 17%)."""
-    rng = np.random.default_rng(seed)
-    rows = []
-    for row in gt:
-        length = int(rng.integers(MIN_CLIPS, MAX_CLIPS + 1))
-        first = int(rng.integers(0, N_CLIPS - length + 1))
-        rows.append({"qid": row["qid"], "pred_relevant_windows": [
-            [first * CLIP_SECONDS, (first + length) * CLIP_SECONDS, 1.0]]})
-    return evaluate_submission(rows, gt, dataset="qvhighlights")["brief"]["MR-full-R1@0.5"]
-
-
 def test_held_out_r1_is_far_above_chance(learned) -> None:
     data, result = learned
     gt = [json.loads(line) for line in open(data["val"])]
-    chance = _chance(gt)
+    chance = planted_chance_r1(gt, N_CLIPS)
     r1 = result.best_metrics["MR-full-R1@0.5"]
     assert chance < 25
     assert r1 >= max(50.0, 3 * chance), (r1, chance, result.best_metrics)
