@@ -15,12 +15,13 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from model.build import build_model, count_parameters
 from model.config import FeatureSet
-from model.presets import get_preset, list_presets
+from model.presets import get_preset
 from pipeline.datasets.readers import DatasetKind
 from pipeline.evaluation import evaluate_files
 from pipeline.inference import infer
 from pipeline.report import ItemFailure, RunSummary
 from pipeline.training import BEST, EVALUATION, LAST, TrainRunConfig, load_checkpoint, train
+from pipeline.training.config import DeviceName, PresetName
 from pipeline.training.loop import METRICS, config_differences
 from storage.atomic import atomic_file
 
@@ -41,7 +42,6 @@ HEADLINE: dict[str, tuple[str, ...]] = {
 }
 #: Run fields that must match for a model folder's run to count as this comparison's.
 _RUN_FIELDS = ("train_annotations", "val_annotations", "dataset_kind", "val_kind", "store", "stage")
-_DEVICE = re.compile(r"^(auto|cpu|cuda(:\d+)?)$")
 _LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 Status = Literal["trained", "resumed", "finished"]
 
@@ -61,7 +61,7 @@ class CompareModel(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     label: str
-    preset: str
+    preset: PresetName
     model_overrides: dict[str, Any] = Field(default_factory=dict)
     epochs: int | None = Field(None, ge=1)
     batch_size: int | None = Field(None, ge=1)
@@ -76,13 +76,6 @@ class CompareModel(BaseModel):
                              "starting with a letter or digit (at most 64 characters)")
         if value.lower() in (COMPARISON_MD, COMPARISON_JSON):
             raise ValueError(f"label {value!r} is the name of a comparison file; choose another")
-        return value
-
-    @field_validator("preset")
-    @classmethod
-    def _known_preset(cls, value: str) -> str:
-        if value not in list_presets():
-            raise ValueError(f"unknown preset {value!r}; known presets: {', '.join(list_presets())}")
         return value
 
 
@@ -123,20 +116,13 @@ class CompareConfig(BaseModel):
     lr: float | None = Field(None, gt=0)
     eval_every: int | None = Field(None, ge=1)
     seed: int | None = None
-    device: str = "auto"
+    device: DeviceName = "auto"
     amp: bool = True
     num_workers: int = Field(0, ge=0)
     cache: bool = True
     infer_batch_size: int = Field(64, ge=1)
     # last: its validator sees the shared fields above (pydantic validates in definition order)
     models: list[CompareModel] = Field(..., min_length=1)
-
-    @field_validator("device")
-    @classmethod
-    def _device_name(cls, value: str) -> str:
-        if not _DEVICE.match(value):
-            raise ValueError(f"device {value!r}; expected 'auto', 'cpu', 'cuda' or 'cuda:N'")
-        return value
 
     @field_validator("models")
     @classmethod
@@ -232,7 +218,7 @@ class ModelResult:
     """
 
     label: str
-    preset: str
+    preset: PresetName
     model: str
     parameters: int
     status: Status

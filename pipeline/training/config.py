@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from model.config import ExperimentConfig, FeatureSet
 from model.presets import get_preset, list_presets
@@ -25,6 +25,16 @@ def _known_preset(value: str) -> str:
 
 PresetName = Annotated[str, AfterValidator(_known_preset)]
 """A model preset name (model.presets), refused with the known ones listed when unknown."""
+
+
+def _device_name(value: str) -> str:
+    if not _DEVICE.match(value):
+        raise ValueError(f"device {value!r}; expected 'auto', 'cpu', 'cuda' or 'cuda:N'")
+    return value
+
+
+DeviceName = Annotated[str, AfterValidator(_device_name)]
+"""A device setting: "auto" (CUDA when available), "cpu", "cuda" or "cuda:N"."""
 
 
 def build_experiment(preset: str, features: FeatureSet | None = None, model_overrides: dict[str, Any] | None = None,
@@ -86,20 +96,13 @@ class TrainRunConfig(BaseModel):
     lr: float | None = Field(None, gt=0, description="Override of train.lr.")
     eval_every: int | None = Field(None, ge=1, description="Override of train.eval_every.")
     seed: int | None = Field(None, description="Override of train.seed.")
-    device: str = "auto"
+    device: DeviceName = "auto"
     amp: bool = True
     num_workers: int = Field(0, ge=0)
     cache: bool = True
     init_from: str | None = None
     resume: bool = False
     stage: Stage = "train"
-
-    @field_validator("device")
-    @classmethod
-    def _device_name(cls, value: str) -> str:
-        if not _DEVICE.match(value):
-            raise ValueError(f"device {value!r}; expected 'auto', 'cpu', 'cuda' or 'cuda:N'")
-        return value
 
     @model_validator(mode="after")
     def _consistent(self) -> TrainRunConfig:

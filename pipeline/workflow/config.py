@@ -20,7 +20,7 @@ from pipeline.datasets.readers import DatasetKind
 from pipeline.demo import DemoDataConfig
 from pipeline.extract import ExtractConfig
 from pipeline.synthetic.config import SynthesizeConfig
-from pipeline.training.config import PresetName
+from pipeline.training.config import DeviceName, PresetName
 
 STEPS = ("data", "decode", "extract", "synthesize", "pretrain", "zero_shot", "finetune", "evaluate")
 """Steps of the parent flow, in DAG order (`--refresh` takes these names)."""
@@ -157,7 +157,7 @@ class PipelineConfig(_Frozen):
     name: str = "videolights"
     workdir: str = "runs/videolights"
     store: str = "store"
-    device: str = "auto"
+    device: DeviceName = "auto"
     data: DataConfig
     features: FeatureSet = FeatureSet()
     extract: ExtractConfig = ExtractConfig()

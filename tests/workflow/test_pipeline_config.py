@@ -52,6 +52,7 @@ def test_an_unset_variable_is_named_with_its_field(monkeypatch) -> None:
     ({"extract": {"batch_size": 0}}, r"extract\.batch_size: .*greater than or equal to 1"),
     ({"extrakt": {}}, r"extrakt: Extra inputs are not permitted"),
     ({"extract": {"preset": "paper"}}, r"extractor presets differ"),
+    ({"device": "gpu"}, r"device: .*device 'gpu'; expected 'auto', 'cpu', 'cuda' or 'cuda:N'"),
 ])
 def test_bad_values_are_refused_naming_the_file_and_field(tmp_path, change, message) -> None:
     with pytest.raises(ConfigFileError, match=message):
