@@ -117,7 +117,7 @@ def pipeline_flow(config: PipelineConfig, refresh: list[Step] | None = None) -> 
     with progress.listening(PrefectProgress(config.name)):
         data: DataRecord | None = runner.run("data", True, lambda: _data(config))
         runner.run("decode", True, lambda: _decode(config, paths, "decode" in refresh))
-        extracted = runner.run("extract", True, lambda: _extract(config, paths, data, "extract" in refresh, refresh))
+        extracted = runner.run("extract", True, lambda: _extract(config, paths, refresh))
         runner.run("synthesize", config.synthesize.enabled,
                    lambda: _synthesize(config, "synthesize" in refresh, extracted))
         pretrain = runner.run("pretrain", config.pretrain.enabled,
@@ -165,10 +165,13 @@ def _decode_settings(config: PipelineConfig) -> DecodeConfig:
     return settings
 
 
+def _splits(paths: RunPaths) -> list[Path]:
+    return [paths.train, paths.val] + ([paths.test] if paths.test else [])
+
+
 def _annotated_videos(config: PipelineConfig, paths: RunPaths) -> list[Path]:
     """The video files the extract step decodes: those the annotation files name."""
-    splits = [paths.train, paths.val] + ([paths.test] if paths.test else [])
-    vids = [row.vid for split in splits for row in read_annotations(split, config.data.kind)]
+    vids = [row.vid for split in _splits(paths) for row in read_annotations(split, config.data.kind)]
     return resolve_videos(paths.videos, vids)[0]
 
 
@@ -197,21 +200,21 @@ def _synthesis_job(config: PipelineConfig, paths: RunPaths) -> SynthesisJob | No
                         config=settings)
 
 
-def _extract(config: PipelineConfig, paths: RunPaths, data: DataRecord | None, force: bool, refresh: set[str]):
-    splits = [paths.train, paths.val] + ([paths.test] if paths.test else [])
+def _extract(config: PipelineConfig, paths: RunPaths, refresh: set[str]):
     shared = SharedDecode(grid=_decode_settings(config), grid_force="decode" in refresh,
                           synthesis=_synthesis_job(config, paths) if "synthesize" not in refresh else None)
     summaries = [extract_flow(store=paths.store, video_dir=str(paths.videos), annotations=str(split),
-                              dataset=config.data.kind, config=config.extract_settings(), force=force, shared=shared)
-                 for split in splits]
+                              dataset=config.data.kind, config=config.extract_settings(), force="extract" in refresh,
+                              shared=shared)
+                 for split in _splits(paths)]
     merged = _merge("extract", summaries)
     if merged.failed and not (merged.done + merged.skipped):
         raise RuntimeError(f"no video could be extracted ({_summary_detail(merged)})")
     grids, synthesized = sum(s.grids for s in summaries), sum(s.synthesized for s in summaries)
-    riders = [f"{grids} clip grids" if grids else "", f"{synthesized} videos synthesized" if synthesized else ""]
+    riders = ([f"{grids} clip grids"] if grids else []) + ([f"{synthesized} videos synthesized"] if synthesized else [])
     detail = _summary_detail(merged)
-    if grids or synthesized:
-        detail += "; " + " and ".join(r for r in riders if r) + " on the same decode pass"
+    if riders:
+        detail += "; " + " and ".join(riders) + " on the same decode pass"
     return synthesized, detail, merged.done == 0 and merged.skipped > 0 and not (grids or synthesized)
 
 
