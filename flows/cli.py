@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Optional
 
 import typer
 
-from flows.cli_common import RichProgress, fail
+from flows.cli_common import RichProgress, describe_options_error, fail, user_error_message
 from flows.compare_cli import compare as compare_cmd
 from flows.runtime import apply_defaults
 from flows.run_cli import run as run_cmd
@@ -19,9 +20,14 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="VideoLights pipeline: decode, extract, synthesize, train, evaluate, predict.")
 
 
+_debug = False
+
+
 @app.callback()
-def _root() -> None:
+def _root(debug: bool = typer.Option(False, "--debug", help="show the traceback of errors you can fix too")) -> None:
     """VideoLights pipeline: decode, extract, synthesize, train, evaluate, predict."""
+    global _debug
+    _debug = debug
 
 
 @app.command()
@@ -44,7 +50,9 @@ def decode(
     try:
         config = DecodeConfig(clip_seconds=clip_seconds, backend=backend)
         videos = [str(p) for p in list_videos(video_dir)]
-    except (ValidationError, FileNotFoundError) as exc:
+    except ValidationError as exc:
+        fail(describe_options_error(exc))
+    except FileNotFoundError as exc:
         fail(str(exc))
     if not videos:
         fail(f"{video_dir}: no video files found")
@@ -74,17 +82,26 @@ def extract(
 
     from flows.extract import extract_flow
     from pipeline import progress
+    from pipeline.datasets.readers import ROW_MODELS, read_annotations
     from pipeline.decode import DecodeConfig
-    from pipeline.extract import ExtractConfig
+    from pipeline.extract import ExtractConfig, build_text_encoders, build_video_extractors
 
     try:
         config = ExtractConfig(extractors=tuple(e.strip() for e in extractors.split(",") if e.strip()),
                                preset=preset, device=device, weights_dir=str(weights_dir) if weights_dir else None,
                                batch_size=batch_size, decode=DecodeConfig(clip_seconds=clip_seconds))
     except ValidationError as exc:
-        fail(str(exc))
+        fail(describe_options_error(exc))
     if not videos.is_dir():
         fail(f"{videos}: not a directory of videos")
+    # what fails the same way every time fails here, before a flow run starts: the annotation file's
+    # rows and the encoders' weights (built once per process, so the flow reuses them)
+    if dataset_kind not in ROW_MODELS:
+        fail(f"--dataset-kind: expected one of {', '.join(ROW_MODELS)}, got {dataset_kind!r}")
+    if dataset is not None:
+        read_annotations(dataset, dataset_kind)
+    build_video_extractors(config)
+    build_text_encoders(config)
     with RichProgress() as bar, progress.listening(bar):
         summary = extract_flow(store=store, video_dir=str(videos), annotations=str(dataset) if dataset else None,
                                dataset=dataset_kind, config=config, shard_size=shard_size, force=force)
@@ -355,8 +372,19 @@ app.command("compare")(compare_cmd)
 app.command("run")(run_cmd)
 
 
-def main() -> None:
-    app()
+def main(argv: list[str] | None = None) -> None:
+    """The `videolights` console script: an error the user can fix (a bad input file, option or config,
+    missing weights) is one short message on stderr and exit code 2; tracebacks are for bugs
+    (or with --debug)."""
+    from pipeline.errors import is_user_error
+
+    try:
+        app(args=argv, prog_name="videolights")
+    except Exception as exc:
+        if _debug or not is_user_error(exc):
+            raise
+        typer.secho(user_error_message(exc), fg=typer.colors.RED, err=True)
+        sys.exit(2)
 
 
 if __name__ == "__main__":

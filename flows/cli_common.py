@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 import typer
+from pydantic import ValidationError
 
 
 class RichProgress:
@@ -41,3 +42,35 @@ class RichProgress:
 def fail(message: str) -> None:
     typer.secho(message, fg=typer.colors.RED, err=True)
     raise typer.Exit(code=2)
+
+
+def describe_options_error(exc: ValidationError) -> str:
+    """One line per bad option of a command, named as the user typed it.
+
+    >>> from pydantic import BaseModel
+    >>> from typing import Literal
+    >>> class Options(BaseModel):
+    ...     batch_size: int
+    ...     preset: Literal["tiny", "paper"]
+    >>> try:
+    ...     Options(batch_size="x", preset="papr")
+    ... except ValidationError as exc:
+    ...     print(describe_options_error(exc))
+    --batch-size: Input should be a valid integer, unable to parse string as an integer (got 'x')
+    --preset: Input should be 'tiny' or 'paper' (got 'papr')
+    """
+    lines = []
+    for err in exc.errors():
+        names = [str(part) for part in err["loc"] if not isinstance(part, int)]
+        name = "--" + names[-1].replace("_", "-") if names else "options"
+        got = err.get("input")
+        shown = "" if isinstance(got, dict) or got is None else f" (got {got!r})"
+        lines.append(f"{name}: {err['msg']}{shown}")
+    return "\n".join(lines)
+
+
+def user_error_message(exc: BaseException) -> str:
+    """What the command line prints for an error the user can fix (see pipeline.errors.is_user_error)."""
+    if isinstance(exc, ValidationError):
+        return describe_options_error(exc)
+    return str(exc)

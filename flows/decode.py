@@ -9,8 +9,9 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import ThreadPoolTaskRunner
 
+from flows.retrying import retry_transient
 from pipeline import progress
-from pipeline.decode import DecodeConfig, DecodeRecord, decode_or_fail
+from pipeline.decode import DecodeConfig, DecodeRecord, decode_or_fail, failed_record, usable_video_ids
 from pipeline.report import RunSummary
 from storage import FeatureStore
 
@@ -19,7 +20,7 @@ PROGRESS_KEY = "decode"
 
 # The store decides what is current (fingerprints + settings), so Prefect's own cache stays off here.
 @task(name="decode-video", cache_policy=NO_CACHE, retries=1, retry_delay_seconds=1,
-      task_run_name="decode {path}")
+      retry_condition_fn=retry_transient, task_run_name="decode {path}")
 def decode_video_task(path: str, store_url: str, config: DecodeConfig, force: bool = False) -> DecodeRecord:
     record = decode_or_fail(path, FeatureStore(store_url), config, force)
     progress.advance(PROGRESS_KEY)
@@ -33,9 +34,12 @@ def decode_flow(videos: list[str], store: str, config: DecodeConfig = DecodeConf
     started = time.perf_counter()
     FeatureStore(store)  # create the store once, before the tasks race to do it
     progress.start(PROGRESS_KEY, len(videos), "decode")
-    futures = decode_video_task.map(videos, store_url=unmapped(store), config=unmapped(config),
-                                    force=unmapped(force))
-    records = [f.result() for f in futures]
+    usable, refused = usable_video_ids(videos)
+    records = [failed_record(path, reason) for path, reason in refused]
+    progress.advance(PROGRESS_KEY, len(refused))
+    futures = decode_video_task.map([str(path) for _, path in usable], store_url=unmapped(store),
+                                    config=unmapped(config), force=unmapped(force))
+    records += [f.result() for f in futures]
     progress.finish(PROGRESS_KEY)
     summary = RunSummary.from_records("decode", records, seconds=time.perf_counter() - started)
     create_markdown_artifact(summary.markdown(), key="decode-summary", description="decode run summary")

@@ -28,6 +28,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from prefect_dask import DaskTaskRunner
 from pydantic import BaseModel, ConfigDict, Field
 
+from flows.retrying import retry_transient
 from pipeline import progress
 from pipeline.datasets.readers import DatasetKind, read_annotations
 from pipeline.decode import DecodeConfig, GridTap
@@ -148,7 +149,7 @@ def on_worker_gpu(config: ExtractConfig) -> ExtractConfig:
 # Retries cover transient errors (a GPU hiccup, a network store); finished videos are skipped on retry
 # because the store already holds them. The store decides what is current, so Prefect's cache is off.
 @task(name="extract-shard", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5,
-      task_run_name="extract shard {index}")
+      retry_condition_fn=retry_transient, task_run_name="extract shard {index}")
 def extract_shard_task(index: int, videos: list[str], store_url: str, config: ExtractConfig,
                        force: bool = False, shared: SharedDecode = SharedDecode()) -> ShardResult:
     config = on_worker_gpu(config)
@@ -170,7 +171,8 @@ def extract_shard_task(index: int, videos: list[str], store_url: str, config: Ex
                        synthesized=synthesis.summary.done if synthesis else 0)
 
 
-@task(name="encode-queries", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5)
+@task(name="encode-queries", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5,
+      retry_condition_fn=retry_transient)
 def encode_queries_task(queries: dict[str, str], store_url: str, config: ExtractConfig,
                         force: bool = False) -> dict[str, int]:
     config = on_worker_gpu(config)
@@ -179,24 +181,23 @@ def encode_queries_task(queries: dict[str, str], store_url: str, config: Extract
 
 # A deployment entrypoint: the parent reads its return value from result storage, so results are
 # persisted (JSON: a few records, readable by people) to storage both sides see (PREFECT_LOCAL_STORAGE_PATH).
-@flow(name="extract-shard", log_prints=True, persist_result=True, result_serializer="json",
-      retries=2, retry_delay_seconds=5)
+# Its tasks retry transient failures; a flow-level retry could not tell those from a bad input.
+@flow(name="extract-shard", log_prints=True, persist_result=True, result_serializer="json")
 def extract_shard_flow(videos: list[str], store: str, config: ExtractConfig = ExtractConfig(),
                        force: bool = False, index: int = 0, annotations: str | None = None,
                        dataset: DatasetKind = "qvhighlights") -> ShardResult:
     """Extract the features of one shard of videos into the store, and (with `annotations`) encode
     that file's queries; missing or stale entries only. Returns one small record per video."""
     started = time.perf_counter()
-    fs = FeatureStore(store)
-    records = extract_videos(videos, fs, build_video_extractors(config), config, force) if videos else []
-    queries: dict[str, int] = {}
+    FeatureStore(store)
+    result = extract_shard_task(index, videos, store, config, force) if videos else ShardResult()
     if annotations and config.text_names():
-        texts = {str(r.qid): r.query for r in read_annotations(annotations, dataset)}
-        queries = extract_queries(texts, fs, build_text_encoders(config), force=force)
-    summary = RunSummary.from_records(f"extract shard {index}", records, seconds=time.perf_counter() - started)
-    summary.notes += [f"queries: {n} {name} encoded" for name, n in queries.items()]
+        queries = read_queries([(annotations, dataset)])
+        result = result.merge(ShardResult(queries=encode_queries_task(queries, store, config, force)))
+    summary = RunSummary.from_records(f"extract shard {index}", result.records, seconds=time.perf_counter() - started)
+    summary.notes += [f"queries: {n} {name} encoded" for name, n in result.queries.items()]
     print(summary.text())
-    return ShardResult(records=records, queries=queries)
+    return result
 
 
 def make_shards(videos: Sequence[str | Path], shard_size: int) -> list[list[str]]:

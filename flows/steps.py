@@ -14,6 +14,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.states import State
 
 from flows.caching import cached_in
+from flows.retrying import retry_transient
 from pipeline.report import RunSummary
 from pipeline.synthetic import synthesize
 from pipeline.workflow.config import PipelineConfig, RunPaths
@@ -31,7 +32,8 @@ from pipeline.workflow.steps import (
 )
 
 
-@task(name="synthesize-videos", cache_policy=NO_CACHE, retries=1, retry_delay_seconds=5)
+@task(name="synthesize-videos", cache_policy=NO_CACHE, retries=1, retry_delay_seconds=5,
+      retry_condition_fn=retry_transient)
 def synthesize_task(config: PipelineConfig, force: bool = False) -> RunSummary:
     paths = RunPaths.of(config)
     summary = synthesize(paths.synthetic_videos, paths.store, paths.synthetic, config.synthesize_settings(),

@@ -8,11 +8,12 @@ from typing import TypeVar
 
 import yaml
 from pydantic import BaseModel, ValidationError
+from pipeline.errors import UserInputError
 
 M = TypeVar("M", bound=BaseModel)
 
 
-class ConfigFileError(ValueError):
+class ConfigFileError(UserInputError, ValueError):
     """A config file that cannot be read or does not validate; the message names the file and fields."""
 
 

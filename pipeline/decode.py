@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from pipeline.sampling import FramesPerClip
 from pipeline.video import ClipChunk, DecodeStats, VideoDecodeError, VideoInfo, decode_clips, probe_video, video_id
-from storage import Claim, EntrySpec, FeatureStore, fingerprint_file
+from storage import Claim, EntrySpec, FeatureStore, InvalidKeyError, fingerprint_file, validate_key
 
 log = logging.getLogger(__name__)
 
@@ -168,11 +168,38 @@ def _skipped(store: FeatureStore, vid: str, path: Path, reason: str = "") -> Dec
                         duration=attrs.get("duration", 0.0), fps=attrs.get("fps", 0.0), reason=reason)
 
 
+def usable_video_ids(paths: list[str | os.PathLike]) -> tuple[list[tuple[str, Path]], list[tuple[Path, str]]]:
+    """Sort video files into those whose id can be a store key, as (vid, path), and those refused,
+    as (path, reason): an unusable name (`__x`, a control character, edge spaces) or an id that an
+    earlier file of the list already has (`a.mp4` beside `a.mkv`)."""
+    usable, refused, seen = [], [], {}
+    for raw in paths:
+        path = Path(raw)
+        try:
+            vid = validate_key(video_id(path), "video id")
+        except InvalidKeyError as exc:
+            refused.append((path, f"{exc}; rename the file"))
+            continue
+        if vid in seen:
+            refused.append((path, f"video id {vid!r} repeats {seen[vid].name}; rename one of them"))
+            continue
+        seen[vid] = path
+        usable.append((vid, path))
+    return usable, refused
+
+
 def decode_or_fail(path: str | os.PathLike, store: FeatureStore, config: DecodeConfig = DecodeConfig(),
                    force: bool = False) -> DecodeRecord:
     """`decode_video_to_store`, with an unreadable video turned into a failed record."""
     try:
         return decode_video_to_store(path, store, config, force)
     except VideoDecodeError as exc:
-        log.warning("%s: failed: %s", exc.path, exc.reason)
-        return DecodeRecord(vid=video_id(path), path=str(path), status="failed", reason=exc.reason)
+        return failed_record(path, exc.reason)
+    except InvalidKeyError as exc:
+        return failed_record(path, f"{exc}; rename the file")
+
+
+def failed_record(path: str | os.PathLike, reason: str) -> DecodeRecord:
+    """The record of a video that failed, logged as a warning."""
+    log.warning("%s: failed: %s", path, reason)
+    return DecodeRecord(vid=Path(path).stem, path=str(path), status="failed", reason=reason)

@@ -78,6 +78,7 @@ def probe_with_pyav(path: str | os.PathLike) -> VideoInfo:
             n_frames = int(round(duration * fps))
         if duration <= 0:
             raise VideoDecodeError(path, "zero duration: the video stream has no length")
+        _check_not_truncated(container, stream, path, duration, fps)
         return VideoInfo(
             path=str(path),
             duration=duration,
@@ -89,6 +90,45 @@ def probe_with_pyav(path: str | os.PathLike) -> VideoInfo:
             has_audio=has_audio,
             codec=stream.codec_context.name,
         )
+
+
+TRUNCATION_TOLERANCE_S = 1.0
+"""How far the last frame may end before the stated duration (plus two frame intervals) before
+the file counts as truncated: muxers round, and a last frame may be shown shorter than stated."""
+
+
+def _frames_end(container: av.container.InputContainer, stream: av.VideoStream, start: float) -> float | None:
+    """End time (s, stream origin) of the last video packet at or after the keyframe before `start`,
+    read by demuxing alone (no decoding); None when no packet can be read there."""
+    origin = float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0
+    container.seek(int((origin + start) / stream.time_base), stream=stream, backward=True)
+    end = None
+    try:
+        for packet in container.demux(stream):
+            if packet.pts is not None:
+                t = float((packet.pts + (packet.duration or 0)) * packet.time_base) - origin
+                end = t if end is None else max(end, t)
+    except av.error.FFmpegError:
+        pass  # a cut or corrupt tail ends the read; what was read says where frames stop
+    return end
+
+
+def _check_not_truncated(container: av.container.InputContainer, stream: av.VideoStream, path: Path,
+                         duration: float, fps: float) -> None:
+    """Refuse a file whose frames stop well before its stated duration.
+
+    A file cut after an index written up front (mp4 `faststart`) opens and states its full
+    duration; decoders then repeat the last frame they could read, which would store frozen
+    features. Only the tail is demuxed here (cheap); the whole file only to name where frames stop.
+    """
+    slack = TRUNCATION_TOLERANCE_S + (2.0 / fps if fps > 0 else 0.0)
+    end = _frames_end(container, stream, max(0.0, duration - 2.0))
+    if end is not None and end >= duration - slack:
+        return
+    end = _frames_end(container, stream, 0.0) or 0.0
+    if end >= duration - slack:
+        return
+    raise VideoDecodeError(path, f"truncated: frames stop at {end:.1f} s of {duration:.1f} s")
 
 
 class _ChunkPlanner:
@@ -187,6 +227,8 @@ class _StreamingPicker:
 
     def __init__(self, path: Path, info: VideoInfo, consumers: Mapping[str, SamplingSpec], stats: DecodeStats):
         self.path = path
+        self.duration = info.duration
+        self.slack = TRUNCATION_TOLERANCE_S + (2.0 / info.fps if info.fps > 0 else 0.0)
         self.size = _decode_size(info, consumers)
         self.container = _open_container(path)
         stats.opens += 1
@@ -223,6 +265,9 @@ class _StreamingPicker:
         while self.lookahead is not None and self.lookahead[1] <= t + 1e-6:
             self.current, self.lookahead = self.lookahead, self._next_frame()
         key, start, frame = self.current
+        if self.lookahead is None and t > start + self.slack:
+            # the stream ended before this target: a cut the probe's tail check could not see
+            raise VideoDecodeError(self.path, f"truncated: frames stop at {start:.1f} s of {self.duration:.1f} s")
         if key not in self.converted:
             width, height = self.size
             self.converted[key] = frame.to_ndarray(width=width, height=height, format="rgb24")

@@ -35,11 +35,11 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field
 
 from pipeline import progress
-from pipeline.decode import DONE_ELSEWHERE, DecodeConfig
+from pipeline.decode import DONE_ELSEWHERE, DecodeConfig, usable_video_ids
 from pipeline.extractors import TextEncoder, VideoExtractor, build_extractor, build_text_encoder
 from pipeline.sampling import SamplingSpec
 from pipeline.video import ClipChunk, DecodeStats, VideoDecodeError, VideoInfo, decode_clips, probe_video, video_id
-from storage import Claim, EntrySpec, FeatureStore, fingerprint_file, fingerprint_text, validate_key
+from storage import Claim, EntrySpec, FeatureStore, fingerprint_file, fingerprint_text
 
 log = logging.getLogger(__name__)
 
@@ -203,18 +203,21 @@ def plan_videos(paths: Iterable[str | os.PathLike], store: FeatureStore, extract
                 taps: Sequence[DecodeTap] = ()) -> tuple[list[_Job], list[ExtractRecord]]:
     """Which extractors each video still needs: missing or stale entries; with `force`, every entry
     not written since `since` (when this run started; default now), i.e. not by another run.
-    A video no extractor needs is still decoded when a tap wants it."""
+    A video no extractor needs is still decoded when a tap wants it. A file whose id cannot be a
+    store key (or repeats another's) gets a failed record."""
     written_after = (since or datetime.now(timezone.utc)) if force else None
-    jobs, skipped = [], []
-    for raw in paths:
-        path = Path(raw)
-        vid = validate_key(video_id(path), "vid")
+    usable, refused = usable_video_ids(list(paths))
+    jobs, settled = [], [ExtractRecord(vid=path.stem, path=str(path), status="failed", reason=reason)
+                        for path, reason in refused]
+    for path, reason in refused:
+        log.warning("%s: failed: %s", path, reason)
+    for vid, path in usable:
         needed = _needed(store, vid, path, list(extractors), extractors, clip_seconds, written_after)
         if needed or any(tap.wanted(vid, path) for tap in taps):
             jobs.append(_Job(vid=vid, path=path, needed=needed, planned=tuple(needed)))
         else:
-            skipped.append(ExtractRecord(vid=vid, path=str(path), status="skipped", extractors=list(extractors)))
-    return jobs, skipped
+            settled.append(ExtractRecord(vid=vid, path=str(path), status="skipped", extractors=list(extractors)))
+    return jobs, settled
 
 
 def _needed(store: FeatureStore, vid: str, path: Path, names: Iterable[str], extractors: Mapping[str, VideoExtractor],

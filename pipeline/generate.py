@@ -64,6 +64,8 @@ def write_video(
     audio: bool = False,
     codec: str = "libx264",
     frame_times: list[float] | None = None,
+    faststart: bool = False,
+    last_frame_seconds: float | None = None,
 ) -> Path:
     """Encode `n_frames` frames from `frame_fn` into an mp4 (H.264, yuv420p).
 
@@ -77,11 +79,15 @@ def write_video(
             (0/90/180/270); players and our decoder turn the frames by it.
         audio: add a silent mono AAC track as long as the video.
         frame_times: explicit timestamps (s) for a variable frame rate; defaults to i / fps.
+        faststart: write the index (moov) before the media data, as streaming sites serve mp4s.
+        last_frame_seconds: how long the last frame is shown, which the stated duration includes
+            (default: one frame interval).
     """
     path = Path(path)
     rate = Fraction(fps).limit_denominator(1001) if not isinstance(fps, Fraction) else fps
     times = frame_times if frame_times is not None else [i / float(rate) for i in range(n_frames)]
-    with av.open(str(path), mode="w") as container:
+    options = {"movflags": "+faststart"} if faststart else {}
+    with av.open(str(path), mode="w", options=options) as container:
         stream = container.add_stream(codec, rate=rate)
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
         stream.options = {"g": "12", "bf": "0"}
@@ -94,7 +100,13 @@ def write_video(
             frame = av.VideoFrame.from_ndarray(frame_fn(i, t), format="rgb24")
             frame.pts, frame.time_base = int(round(t / time_base)), time_base
             container.mux(stream.encode(frame))
-        container.mux(stream.encode())
+        tail = stream.encode()
+        if last_frame_seconds is not None:
+            if not tail:
+                raise ValueError("last_frame_seconds: the encoder returned no delayed packet to set it on")
+            last = max(tail, key=lambda packet: packet.pts)
+            last.duration = int(round(last_frame_seconds / last.time_base))
+        container.mux(tail)
         if audio_stream is not None:
             _write_silence(container, audio_stream, (times[-1] if times else 0) + 1 / float(rate))
     if rotation:
@@ -132,3 +144,16 @@ def set_mp4_rotation(path: str | os.PathLike, rotation: int) -> None:
     # mov matrix rows (a, b, u), (c, d, v), (x, y, w); ffmpeg reads a CCW angle from a=cos, b=-sin
     struct.pack_into(">9i", data, offset, cos * one, -sin * one, 0, sin * one, cos * one, 0, 0, 0, 1 << 30)
     Path(path).write_bytes(bytes(data))
+
+
+def remux_faststart(src: str | os.PathLike, dst: str | os.PathLike) -> Path:
+    """Copy an mp4's streams unchanged into `dst` with the index (moov) written first (`+faststart`)."""
+    dst = Path(dst)
+    with av.open(str(src)) as source, av.open(str(dst), mode="w", options={"movflags": "+faststart"}) as out:
+        streams = {s.index: out.add_stream_from_template(s) for s in source.streams if s.type in ("video", "audio")}
+        for packet in source.demux(*[source.streams[i] for i in streams]):
+            if packet.dts is None:  # the demuxer's end-of-stream marker
+                continue
+            packet.stream = streams[packet.stream.index]
+            out.mux(packet)
+    return dst

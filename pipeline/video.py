@@ -12,13 +12,14 @@ from pathlib import Path
 import numpy as np
 
 from pipeline.sampling import FramesPerClip, ResampleFps, SamplingSpec
+from pipeline.errors import UserInputError
 
 log = logging.getLogger(__name__)
 
 VIDEO_SUFFIXES = (".mp4", ".mkv", ".webm", ".avi", ".mov", ".m4v", ".mpg", ".mpeg", ".flv", ".wmv")
 
 
-class VideoDecodeError(Exception):
+class VideoDecodeError(UserInputError):
     """A file that is not a readable video; carries the path and a one-line reason."""
 
     def __init__(self, path: str | os.PathLike, reason: str):

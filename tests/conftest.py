@@ -61,3 +61,11 @@ def make_video(tmp_path: Path):
                            height=height, rotation=rotation, audio=audio, frame_times=frame_times)
 
     return make
+
+
+@pytest.fixture()
+def cli_env(prefect_harness) -> dict[str, str]:
+    """The environment of a `videolights` subprocess talking to this session's Prefect server."""
+    from prefect.settings import PREFECT_API_URL
+
+    return {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value(), "PREFECT_LOGGING_LEVEL": "WARNING"}

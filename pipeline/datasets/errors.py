@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pipeline.errors import UserInputError
 
 #: How many problems one message lists before it only counts the rest.
 MAX_LISTED = 20
 
 
-class AnnotationError(ValueError):
+class AnnotationError(UserInputError, ValueError):
     """Annotation rows that cannot be used.
 
     The message names the file, the line (1-based) and, when known, the qid of every bad
@@ -24,7 +25,7 @@ class AnnotationError(ValueError):
         super().__init__(f"{source}: {len(self.problems)} bad row(s)\n  {listed}{tail}")
 
 
-class MissingFeaturesError(LookupError):
+class MissingFeaturesError(UserInputError, LookupError):
     """Feature-store entries a dataset needs but the store lacks (or holds incomplete).
 
     Attributes:

@@ -7,11 +7,12 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from pipeline.errors import UserInputError
 
 log = logging.getLogger(__name__)
 
 
-class SubmissionError(ValueError):
+class SubmissionError(UserInputError, ValueError):
     """A submission or ground-truth file that cannot be evaluated.
 
     The message names the file (when known), the line or row, the qid when there is one,

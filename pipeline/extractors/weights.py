@@ -7,6 +7,7 @@ import logging
 import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from pipeline.errors import UserInputError
 
 log = logging.getLogger(__name__)
 
@@ -15,7 +16,7 @@ _CHUNK = 1 << 22
 _HF_CONTENT_SUFFIXES = (".json", ".safetensors", ".bin", ".txt", ".model")
 
 
-class MissingWeightsError(FileNotFoundError):
+class MissingWeightsError(UserInputError, FileNotFoundError):
     """Weights that are not on this machine; the message lists where they were looked for and how to get them."""
 
 

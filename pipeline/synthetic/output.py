@@ -22,11 +22,12 @@ import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
+from pipeline.errors import UserInputError
 
 log = logging.getLogger(__name__)
 
 
-class OutputMismatchError(ValueError):
+class OutputMismatchError(UserInputError, ValueError):
     """An existing output was written with other settings (or by something else)."""
 
 

@@ -15,13 +15,14 @@ from pydantic import BaseModel
 
 from pipeline import progress
 from pipeline.datasets.rows import PretrainRow
+from pipeline.decode import usable_video_ids
 from pipeline.report import ItemFailure, RunSummary
 from pipeline.synthetic.config import SynthesizeConfig
 from pipeline.synthetic.intervals import n_intervals
 from pipeline.synthetic.output import OutputMismatchError, SynthesisOutput
 from pipeline.synthetic.synthesizer import SynthesisModels, VideoRows, VideoSynthesizer, build_synthesis_models
 from pipeline.video import ClipChunk, DecodeStats, VideoDecodeError, VideoInfo, decode_clips, list_videos, probe_video, video_id
-from storage import FeatureStore, InvalidKeyError, validate_key
+from storage import FeatureStore
 
 log = logging.getLogger(__name__)
 
@@ -301,9 +302,13 @@ def synthesize(videos: str | os.PathLike | Iterable[str | os.PathLike], store: s
     paths = _video_paths(videos)
     with open_synthesis(store, out_jsonl, config, models=models, overwrite=overwrite) as tap:
         progress.start(PROGRESS_KEY, len(paths), "synthesize")
-        seen: set[str] = set()
-        for path in paths:
-            _synthesize_one(path, seen, tap)
+        usable, refused = usable_video_ids(paths)
+        for path, reason in refused:
+            log.warning("%s: failed: %s", path, reason)
+            tap.record(SynthesisRecord(vid=path.stem, path=str(path), status="failed", reason=reason))
+        progress.advance(PROGRESS_KEY, len(refused))
+        for vid, path in usable:
+            _synthesize_one(vid, path, tap)
             progress.advance(PROGRESS_KEY)
         progress.finish(PROGRESS_KEY)
     return tap.summary
@@ -330,18 +335,8 @@ def open_synthesis(store: str | os.PathLike | FeatureStore, out_jsonl: str | os.
              summary.failed, summary.rows_written, out_jsonl)
 
 
-def _synthesize_one(path: Path, seen: set[str], tap: SynthesisTap) -> None:
-    """One video through `tap` with a decode pass of its own; bad input (an unreadable file, an
-    unusable id, a repeated id) becomes a failed record."""
-    try:
-        vid = validate_key(video_id(path), "vid")
-    except InvalidKeyError as exc:
-        return tap.record(SynthesisRecord(vid=path.stem, path=str(path), status="failed", reason=str(exc)))
-    if vid in seen:
-        return tap.record(SynthesisRecord(vid=vid, path=str(path), status="failed",
-                                          reason=f"video id {vid!r} repeats an earlier file of this run; "
-                                                 "rename one of them"))
-    seen.add(vid)
+def _synthesize_one(vid: str, path: Path, tap: SynthesisTap) -> None:
+    """One video through `tap` with a decode pass of its own; an unreadable file becomes a failed record."""
     if vid in tap.out.done:
         return tap.record(SynthesisRecord(vid=vid, path=str(path), status="skipped",
                                           reason=f"{ALREADY} in {tap.out.path.name}"))

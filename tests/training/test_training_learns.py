@@ -6,6 +6,7 @@ import json
 
 import pytest
 from planted import TINY_CLIP, planted_chance_r1, planted_dataset
+from predictions import assert_rows_close
 
 from pipeline.evaluation import evaluate_submission
 from pipeline.inference import infer
@@ -56,5 +57,6 @@ def test_infer_with_the_best_checkpoint_reproduces_its_evaluation(learned, tmp_p
     gt = [json.loads(line) for line in open(data["val"])]
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     metrics = evaluate_submission(rows, gt, dataset="qvhighlights", extended=True)
-    assert metrics["brief"] == result.best_metrics
-    assert rows == [json.loads(line) for line in (result.out_dir / "best_val_preds.jsonl").read_text().splitlines()]
+    assert metrics["brief"] == pytest.approx(result.best_metrics, abs=1e-6)
+    # the training loop's evaluation batches differently from infer: same rows within float tolerance
+    assert_rows_close(rows, [json.loads(line) for line in (result.out_dir / "best_val_preds.jsonl").read_text().splitlines()])
