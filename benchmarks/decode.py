@@ -62,7 +62,7 @@ def run_pipes(video: str) -> dict:
 
 
 def run_ours(video: str, backend: str) -> dict:
-    from pipeline.sampling import FramesPerClip, ResampleFps
+    from pipeline.video.sampling import FramesPerClip, ResampleFps
     from pipeline.video import DecodeStats, decode_clips
 
     stats = DecodeStats()

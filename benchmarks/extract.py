@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from pipeline.decode import DecodeConfig
+from pipeline.extract import DecodeConfig
 from pipeline.extract import ExtractConfig, extract_videos
 from pipeline.extractors import VideoExtractor, build_extractor
 from pipeline.video import decode_clips
@@ -53,8 +53,8 @@ def random_paper_extractors(device: str) -> dict[str, VideoExtractor]:
 
 
 def _make_video(args: tuple[str, float, int]) -> str:
-    from pipeline.demo import moving_square_frames
-    from pipeline.generate import write_video
+    from pipeline.workflow.demo import moving_square_frames
+    from pipeline.video.writer import write_video
 
     path, seconds, seed = args
     write_video(path, moving_square_frames(480, 270, seed), int(seconds * 30), fps=30, width=480, height=270)

@@ -73,8 +73,8 @@ def random_paper_models(device: str, config: SynthesizeConfig) -> SynthesisModel
 
 
 def make_videos(folder: Path, count: int, seconds: float) -> list[Path]:
-    from pipeline.demo import moving_square_frames
-    from pipeline.generate import write_video
+    from pipeline.workflow.demo import moving_square_frames
+    from pipeline.video.writer import write_video
 
     return [write_video(folder / f"bench_{i:03d}.mp4", moving_square_frames(480, 270, i), int(seconds * 30), fps=30,
                         width=480, height=270) for i in range(count)]

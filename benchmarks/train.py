@@ -31,7 +31,7 @@ from model.build import build_model, count_parameters
 from model.presets import get_preset
 from pipeline.datasets import Annotations, QVHighlightsRow, VideoLightsDataset
 from pipeline.training import build_loader, dataset_config, run_epoch
-from pipeline.training.data import epoch_generator
+from pipeline.datasets.loading import epoch_generator
 from storage import EntrySpec, FeatureStore, fingerprint_text
 from machine import describe_machine  # benchmarks/machine.py (scripts run from this folder)
 

@@ -8,10 +8,15 @@ from typing import Optional
 
 import typer
 
-from flows.cli_common import RichProgress, describe_options_error, fail, user_error_message
+from flows.cli_common import (
+    RichProgress,
+    describe_options_error,
+    fail,
+    user_error_message,
+)
 from flows.compare_cli import compare as compare_cmd
-from flows.runtime import apply_defaults
 from flows.run_cli import run as run_cmd
+from flows.runtime import apply_defaults
 from flows.synthesize_cli import synthesize as synthesize_cmd
 
 apply_defaults()
@@ -43,8 +48,8 @@ def decode(
     from pydantic import ValidationError
 
     from flows.decode import decode_flow, with_workers
-    from pipeline import progress
-    from pipeline.decode import DecodeConfig
+    from pipeline.common import progress
+    from pipeline.extract import DecodeConfig
     from pipeline.video import list_videos
 
     try:
@@ -81,10 +86,14 @@ def extract(
     from pydantic import ValidationError
 
     from flows.extract import extract_flow
-    from pipeline import progress
+    from pipeline.common import progress
     from pipeline.datasets.readers import ROW_MODELS, read_annotations
-    from pipeline.decode import DecodeConfig
-    from pipeline.extract import ExtractConfig, build_text_encoders, build_video_extractors
+    from pipeline.extract import DecodeConfig
+    from pipeline.extract import (
+        ExtractConfig,
+        build_text_encoders,
+        build_video_extractors,
+    )
 
     try:
         config = ExtractConfig(extractors=tuple(e.strip() for e in extractors.split(",") if e.strip()),
@@ -118,7 +127,7 @@ def import_features_cmd(
     version: str = typer.Option("public-release", help="version recorded for the imported entries"),
 ) -> None:
     """Import a public feature release (npz per video or query) into STORE, arrays unchanged."""
-    from pipeline.interop import import_features, release_spec
+    from pipeline.extract.releases import import_features, release_spec
     from storage import FeatureStore
 
     if kind not in ("video", "text"):
@@ -140,7 +149,7 @@ def export_features_cmd(
     kind: str = typer.Option("video", help="video | text"),
 ) -> None:
     """Export STORE's entries of one extractor in the public npz layout."""
-    from pipeline.interop import export_features
+    from pipeline.extract.releases import export_features
     from storage import FeatureStore
 
     if kind not in ("video", "text"):
@@ -260,7 +269,7 @@ def train_cmd(
     """Train, pretrain or fine-tune a model on stored features; prints where the checkpoints are."""
     from pydantic import ValidationError
 
-    from pipeline import progress
+    from pipeline.common import progress
     from pipeline.datasets import AnnotationError, MissingFeaturesError
     from pipeline.training import TrainRunConfig, train
 
@@ -305,7 +314,7 @@ def infer_cmd(
     batch_size: int = typer.Option(64, "--batch-size", min=1, help="samples per forward pass"),
 ) -> None:
     """Write the official submission jsonl of a dataset split for a checkpoint."""
-    from pipeline import progress
+    from pipeline.common import progress
     from pipeline.datasets import AnnotationError, MissingFeaturesError
     from pipeline.inference import infer
 
@@ -335,7 +344,7 @@ def predict_cmd(
     """Predict moments and per-clip saliency of each QUERY on VIDEO (long videos in overlapping windows)."""
     import json
 
-    from pipeline import progress
+    from pipeline.common import progress
     from pipeline.extractors import MissingWeightsError
     from pipeline.inference import Predictor, plot_prediction
     from pipeline.video import VideoDecodeError
@@ -376,7 +385,7 @@ def main(argv: list[str] | None = None) -> None:
     """The `videolights` console script: an error the user can fix (a bad input file, option or config,
     missing weights) is one short message on stderr and exit code 2; tracebacks are for bugs
     (or with --debug)."""
-    from pipeline.errors import is_user_error
+    from pipeline.common.errors import is_user_error
 
     try:
         app(args=argv, prog_name="videolights")

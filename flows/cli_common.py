@@ -9,11 +9,17 @@ from pydantic import ValidationError
 
 
 class RichProgress:
-    """Draws pipeline.progress events as rich progress bars on stderr (when it is a terminal)."""
+    """Draws pipeline.common.progress events as rich progress bars on stderr (when it is a terminal)."""
 
     def __init__(self) -> None:
         from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+        )
 
         self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                                  TimeElapsedColumn(), console=Console(stderr=True),
@@ -70,7 +76,7 @@ def describe_options_error(exc: ValidationError) -> str:
 
 
 def user_error_message(exc: BaseException) -> str:
-    """What the command line prints for an error the user can fix (see pipeline.errors.is_user_error)."""
+    """What the command line prints for an error the user can fix (see pipeline.common.errors.is_user_error)."""
     if isinstance(exc, ValidationError):
         return describe_options_error(exc)
     return str(exc)

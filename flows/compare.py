@@ -8,7 +8,7 @@ from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
-from pipeline.compare import (
+from pipeline.workflow.compare import (
     CompareConfig,
     CompareModel,
     CompareResult,

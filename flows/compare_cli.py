@@ -19,10 +19,10 @@ def compare(
 
     A rerun continues killed model runs and keeps finished ones (not retrained).
     """
-    from pipeline import progress
-    from pipeline.compare import CompareConfig
-    from pipeline.config_files import ConfigFileError, load_config, validate_config
-    from pipeline.inference.submission import resolve_device
+    from pipeline.common import progress
+    from pipeline.common.device import resolve_device
+    from pipeline.workflow.compare import CompareConfig
+    from pipeline.workflow.config_files import ConfigFileError, load_config, validate_config
 
     try:
         config = load_config(CompareConfig, config_file)

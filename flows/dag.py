@@ -21,11 +21,11 @@ from flows.decode import decode_flow
 from flows.extract import SharedDecode, extract_flow
 from flows.progress_artifacts import PrefectProgress
 from flows.steps import evaluate_flow, finetune_flow, pretrain_flow, synthesize_flow
-from pipeline import progress
+from pipeline.common import progress
+from pipeline.common.summary import RunSummary
 from pipeline.datasets.readers import read_annotations
-from pipeline.decode import DecodeConfig, GridTap
+from pipeline.extract import DecodeConfig, GridTap
 from pipeline.extract import resolve_videos
-from pipeline.report import RunSummary
 from pipeline.synthetic import SynthesisJob
 from pipeline.video import list_videos, video_id
 from pipeline.workflow.config import STEPS, PipelineConfig, RunPaths, Step

@@ -10,9 +10,10 @@ from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows.retrying import retry_transient
-from pipeline import progress
-from pipeline.decode import DecodeConfig, DecodeRecord, decode_or_fail, failed_record, usable_video_ids
-from pipeline.report import RunSummary
+from pipeline.common import progress
+from pipeline.common.summary import RunSummary
+from pipeline.extract import DecodeConfig, DecodeRecord, decode_or_fail, failed_record
+from pipeline.video import usable_video_ids
 from storage import FeatureStore
 
 PROGRESS_KEY = "decode"

@@ -29,9 +29,10 @@ from prefect_dask import DaskTaskRunner
 from pydantic import BaseModel, ConfigDict, Field
 
 from flows.retrying import retry_transient
-from pipeline import progress
+from pipeline.common import progress
+from pipeline.common.summary import RunSummary
 from pipeline.datasets.readers import DatasetKind, read_annotations
-from pipeline.decode import DecodeConfig, GridTap
+from pipeline.extract import DecodeConfig, GridTap
 from pipeline.extract import (
     PROGRESS_KEY,
     ExtractConfig,
@@ -42,8 +43,12 @@ from pipeline.extract import (
     extract_videos,
     resolve_videos,
 )
-from pipeline.report import RunSummary
-from pipeline.synthetic import OutputLockedError, OutputMismatchError, SynthesisJob, open_synthesis
+from pipeline.synthetic import (
+    OutputLockedError,
+    OutputMismatchError,
+    SynthesisJob,
+    open_synthesis,
+)
 from pipeline.video import list_videos, video_id
 from storage import FeatureStore
 

@@ -1,4 +1,4 @@
-"""Prefect progress artifacts fed by the stages' progress events (pipeline.progress)."""
+"""Prefect progress artifacts fed by the stages' progress events (pipeline.common.progress)."""
 
 from __future__ import annotations
 

@@ -13,7 +13,8 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from pydantic import BaseModel, ConfigDict, Field
 
 from flows.extract import FanOut, make_shards, read_queries, run_shards
-from pipeline import progress
+from pipeline.common import progress
+from pipeline.common.summary import RunSummary
 from pipeline.datasets.readers import DatasetKind, read_annotations
 from pipeline.extract import (
     PROGRESS_KEY,
@@ -25,7 +26,6 @@ from pipeline.extract import (
     text_entry_spec,
     video_entry_spec,
 )
-from pipeline.report import RunSummary
 from pipeline.video import list_videos, video_id
 from storage import FeatureStore, fingerprint_text
 

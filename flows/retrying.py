@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from prefect.states import State
 
-from pipeline.errors import is_user_error
+from pipeline.common.errors import is_user_error
 
 
 def retry_transient(task: object, task_run: object, state: State) -> bool:
     """A `retry_condition_fn`: retry unless the failure is a bad input, config or missing file or
-    weights (see pipeline.errors.is_user_error), which fails the same way every time."""
+    weights (see pipeline.common.errors.is_user_error), which fails the same way every time."""
     exc = state.data if isinstance(state.data, BaseException) else None
     if exc is None:
         try:

@@ -20,8 +20,8 @@ def run(
     """Run data -> decode -> extract -> synthesize -> pretrain -> finetune -> evaluate from CONFIG_FILE;
     finished steps are skipped, a killed run resumes where it stopped."""
     from flows.dag import PipelineFailed, pipeline_flow
-    from pipeline import progress
-    from pipeline.config_files import ConfigFileError, load_config, validate_config
+    from pipeline.common import progress
+    from pipeline.workflow.config_files import ConfigFileError, load_config, validate_config
     from pipeline.workflow.config import STEPS, PipelineConfig, expand_path
 
     try:

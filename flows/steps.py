@@ -15,7 +15,7 @@ from prefect.states import State
 
 from flows.caching import cached_in
 from flows.retrying import retry_transient
-from pipeline.report import RunSummary
+from pipeline.common.summary import RunSummary
 from pipeline.synthetic import synthesize
 from pipeline.workflow.config import PipelineConfig, RunPaths
 from pipeline.workflow.steps import (

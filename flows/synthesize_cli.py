@@ -29,12 +29,16 @@ def synthesize(
 ) -> None:
     """Caption every 10-s interval of each video in VIDEOS (BLIP-2), score its 2-s clips, write OUT and caption features."""
 
-    from pipeline import progress
-    from pipeline.decode import DecodeConfig
+    from pipeline.common import progress
+    from pipeline.common.device import resolve_device
+    from pipeline.extract import DecodeConfig
     from pipeline.extractors import MissingWeightsError
-    from pipeline.extractors.base import resolve_device
     from pipeline.extractors.captioner import GenerationSettings
-    from pipeline.synthetic import OutputLockedError, OutputMismatchError, SynthesizeConfig
+    from pipeline.synthetic import (
+        OutputLockedError,
+        OutputMismatchError,
+        SynthesizeConfig,
+    )
     from pipeline.synthetic import synthesize as run_synthesize
 
     try:

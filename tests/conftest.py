@@ -51,8 +51,9 @@ def prefect_harness():
 
 @pytest.fixture()
 def make_video(tmp_path: Path):
-    """Writes a time-coded H.264 video: frame i's colour encodes i (see pipeline.generate)."""
-    from pipeline.generate import time_coded_frames, write_video
+    """Writes a time-coded H.264 video: frame i's colour encodes i (see pipeline.video.writer)."""
+    from timecode import time_coded_frames
+    from pipeline.video.writer import write_video
 
     def make(name: str = "v.mp4", seconds: float = 5.0, fps: float = 10, width: int = 64, height: int = 48,
              rotation: int = 0, audio: bool = False, marker: bool = False, frame_times=None) -> Path:

@@ -44,7 +44,7 @@ def test_layer_contracts_hold():
 
 
 def test_only_flows_import_prefect_at_runtime():
-    code = ("import sys, pipeline.decode, pipeline.video, storage; "
+    code = ("import sys, pipeline.extract, pipeline.video, storage; "
             "print(any(m == 'prefect' or m.startswith('prefect.') for m in sys.modules))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.stdout.strip() == "False", done.stderr

@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from pipeline.datasets.readers import DatasetKind
 from pipeline.datasets.rows import TVSUM_DOMAINS
+from pipeline.evaluation.kinds import KINDS
 
 VideoExtractor = Literal["slowfast", "clip", "blip2"]
 TextEncoder = Literal["clip", "blip2"]
@@ -17,10 +18,7 @@ TEXT_ORDER: tuple[str, ...] = ("clip", "blip2")
 
 #: Per-kind defaults taken from the release's training scripts (spec: Training presets).
 KIND_DEFAULTS: dict[str, dict[str, Any]] = {
-    "qvhighlights": {"clip_seconds": 2.0, "max_v_l": 75},
-    "charades_sta": {"clip_seconds": 1.0, "max_v_l": 75},
-    "tvsum": {"clip_seconds": 2.0, "max_v_l": 1000},
-    "pretrain": {"clip_seconds": 2.0, "max_v_l": 75},
+    kind: {"clip_seconds": info.clip_seconds, "max_v_l": info.max_clips} for kind, info in KINDS.items()
 }
 
 

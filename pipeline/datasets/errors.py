@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pipeline.errors import UserInputError
+
+from pipeline.common.errors import UserInputError
 
 #: How many problems one message lists before it only counts the rest.
 MAX_LISTED = 20

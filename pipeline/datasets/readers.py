@@ -8,16 +8,16 @@ import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+
 
 from pydantic import BaseModel, ValidationError
 
 from pipeline.datasets.errors import AnnotationError
 from pipeline.datasets.rows import CharadesRow, PretrainRow, QVHighlightsRow, Row, TVSumRow
+from pipeline.evaluation.kinds import DatasetKind
 
 log = logging.getLogger(__name__)
 
-DatasetKind = Literal["qvhighlights", "charades_sta", "tvsum", "pretrain"]
 
 #: Dataset kind -> the pydantic model of one of its rows.
 ROW_MODELS: dict[str, type[BaseModel]] = {

@@ -7,7 +7,8 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from pipeline.errors import UserInputError
+
+from pipeline.common.errors import UserInputError
 
 log = logging.getLogger(__name__)
 

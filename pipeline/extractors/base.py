@@ -12,8 +12,15 @@ from typing import ClassVar
 import numpy as np
 import torch
 
-from pipeline.extractors.frames import CLIP_MEAN, CLIP_STD, center_crop, normalize, resize_square
-from pipeline.sampling import SamplingSpec
+from pipeline.common.device import resolve_device
+from pipeline.extractors.frames import (
+    CLIP_MEAN,
+    CLIP_STD,
+    center_crop,
+    normalize,
+    resize_square,
+)
+from pipeline.video.sampling import SamplingSpec
 
 PRESETS: tuple[str, ...] = ("tiny", "paper")
 
@@ -24,12 +31,6 @@ def check_preset(preset: str) -> None:
         raise ValueError(f"unknown preset {preset!r}; expected one of {PRESETS}")
 
 
-def resolve_device(device: str | torch.device) -> torch.device:
-    """A torch.device from a name, refusing CUDA when none is visible (rather than failing later)."""
-    dev = torch.device(device)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device={device!r} asked for CUDA but torch sees no CUDA device; use device='cpu'")
-    return dev
 
 
 @contextlib.contextmanager

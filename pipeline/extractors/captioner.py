@@ -12,11 +12,28 @@ from typing import Literal
 import numpy as np
 import torch
 from pydantic import BaseModel, ConfigDict, Field
-from transformers import AutoTokenizer, Blip2Config, Blip2ForConditionalGeneration, PreTrainedTokenizerBase
+from transformers import (
+    AutoTokenizer,
+    Blip2Config,
+    Blip2ForConditionalGeneration,
+    PreTrainedTokenizerBase,
+)
 
-from pipeline.extractors.base import resolve_device, seeded, tiny_weights_id
-from pipeline.extractors.frames import CLIP_MEAN, CLIP_STD, center_crop, normalize, resize_square
-from pipeline.extractors.weights import MissingWeightsError, disk_weights_id, find_first, hf_cache_file
+from pipeline.common.device import resolve_device
+from pipeline.extractors.base import seeded, tiny_weights_id
+from pipeline.extractors.frames import (
+    CLIP_MEAN,
+    CLIP_STD,
+    center_crop,
+    normalize,
+    resize_square,
+)
+from pipeline.extractors.weights import (
+    MissingWeightsError,
+    disk_weights_id,
+    find_first,
+    hf_cache_file,
+)
 
 log = logging.getLogger(__name__)
 

@@ -25,7 +25,7 @@ from pipeline.extractors.base import (
     tiny_weights_id,
 )
 from pipeline.extractors.weights import MissingWeightsError, disk_weights_id, find_first, hf_cache_file
-from pipeline.sampling import FramesPerClip
+from pipeline.video.sampling import FramesPerClip
 
 log = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ from pipeline.extractors._compat import pytorchvideo_create_slowfast
 from pipeline.extractors.base import VideoExtractor, check_frames, check_preset, seeded, tiny_weights_id
 from pipeline.extractors.frames import center_crop, normalize, pad_repeat_last, resize_square, uniform_indices
 from pipeline.extractors.weights import MissingWeightsError, disk_weights_id, find_first
-from pipeline.sampling import ResampleFps
+from pipeline.video.sampling import ResampleFps
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,8 @@ import logging
 import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from pipeline.errors import UserInputError
+
+from pipeline.common.errors import UserInputError
 
 log = logging.getLogger(__name__)
 

@@ -17,10 +17,22 @@ from torch import nn
 
 from model.build import build_from_checkpoint
 from model.config import ExperimentConfig
-from pipeline import progress
+from pipeline.common import progress
+from pipeline.common.checkpoint import load_checkpoint
+from pipeline.extract import DecodeConfig, ExtractConfig, build_text_encoders, build_video_extractors
+from pipeline.common.device import (
+    amp_dtype_for,
+    autocast,
+    float_outputs,
+    resolve_device,
+)
 from pipeline.datasets import Assembly, pad_and_concat
-from pipeline.inference.submission import amp_dtype_for, autocast, float_outputs, resolve_device
-from pipeline.inference.windows import NMS_IOU, merge_moments, merge_saliency, window_starts
+from pipeline.inference.windows import (
+    NMS_IOU,
+    merge_moments,
+    merge_saliency,
+    window_starts,
+)
 from pipeline.video import DecodeStats, clip_grid, decode_clips, probe_video
 
 log = logging.getLogger(__name__)
@@ -112,10 +124,6 @@ class Predictor:
             ValueError: the checkpoint has no feature set, or extract_preset differs from it.
             MissingWeightsError: paper weights not found (the message names the file).
         """
-        from pipeline.decode import DecodeConfig
-        from pipeline.extract import ExtractConfig, build_text_encoders, build_video_extractors
-        from pipeline.training.checkpoint import load_checkpoint
-
         ckpt = load_checkpoint(path)
         model, _, postprocess, experiment = build_from_checkpoint(ckpt)
         features = experiment.features
@@ -149,10 +157,7 @@ class Predictor:
         try:
             for chunk in decode_clips(path, consumers, clip_seconds, info=info, stats=stats):
                 for name, ext in self.video_extractors.items():
-                    clips = chunk.frames[name]
-                    for first in range(0, len(clips), self.batch_size):
-                        batch = torch.stack([ext.preprocess_clip(c) for c in clips[first:first + self.batch_size]])
-                        rows[name].append(ext.encode_batch(batch).numpy())
+                    rows[name].append(ext.encode_video(chunk.frames[name], self.batch_size))
                 progress.advance(PROGRESS_KEY, len(chunk.clip_times))
         finally:
             progress.finish(PROGRESS_KEY)

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
-import json
-import math
 import logging
+import math
 import os
 import time
 from collections.abc import Iterable, Mapping
@@ -17,31 +15,26 @@ import torch
 from torch import nn
 
 from model.postprocess import PostProcess
-from pipeline import progress
+from model.build import build_from_checkpoint
+from pipeline.common import progress
+from pipeline.common.checkpoint import load_checkpoint
+from pipeline.datasets.loading import build_dataset, build_loader, checked, read_split
+from pipeline.common.device import (
+    amp_dtype_for,
+    autocast,
+    float_outputs,
+    resolve_device,
+)
+from pipeline.common.jsonl import write_jsonl
 from pipeline.datasets import model_inputs, to_device
-from storage.atomic import atomic_file
 
 log = logging.getLogger(__name__)
 
 PROGRESS_KEY = "infer"
 
 
-def autocast(device: torch.device, dtype: torch.dtype | None) -> contextlib.AbstractContextManager:
-    """Autocast to `dtype` on `device`, or nothing when dtype is None."""
-    if dtype is None:
-        return contextlib.nullcontext()
-    return torch.autocast(device.type, dtype=dtype)
 
 
-def float_outputs(value: Any) -> Any:
-    """Model outputs with every floating tensor in float32 (after bf16 autocast), nested dicts/lists included."""
-    if isinstance(value, torch.Tensor):
-        return value.float() if value.is_floating_point() else value
-    if isinstance(value, Mapping):
-        return {k: float_outputs(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [float_outputs(v) for v in value]
-    return value
 
 
 def visible_seconds(meta: Mapping[str, Any]) -> float:
@@ -79,7 +72,7 @@ def predict_rows(model: nn.Module, postprocess: PostProcess, batches: Iterable[d
         batches: collated batches (pipeline.datasets.collate) with "meta".
         device: where the model is.
         amp_dtype: autocast dtype (bf16 on GPU) or None.
-        progress_key: pipeline.progress key advanced once per batch.
+        progress_key: pipeline.common.progress key advanced once per batch.
 
     Returns:
         [{"qid", "query", "vid", "pred_relevant_windows": [[s, e, score], ...],
@@ -110,13 +103,6 @@ def predict_rows(model: nn.Module, postprocess: PostProcess, batches: Iterable[d
     return rows
 
 
-def write_jsonl(rows: Iterable[Mapping], path: str | os.PathLike) -> Path:
-    """Write rows as JSON lines through a temporary file renamed into place (never half-written)."""
-    path = Path(path)
-    with atomic_file(path, "w") as handle:
-        for row in rows:
-            handle.write(json.dumps(row) + "\n")
-    return path
 
 
 @dataclass(frozen=True)
@@ -129,21 +115,8 @@ class InferResult:
     seconds: float
 
 
-def resolve_device(device: str | torch.device) -> torch.device:
-    """"auto" -> CUDA when available, else CPU; refuses CUDA when torch sees none."""
-    if str(device) == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    dev = torch.device(device)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device={str(device)!r} asked for CUDA but torch sees no CUDA device; use 'cpu'")
-    return dev
 
 
-def amp_dtype_for(device: torch.device, amp: bool = True) -> torch.dtype | None:
-    """bf16 autocast on a CUDA device that supports it; None (fp32) otherwise."""
-    if amp and device.type == "cuda" and torch.cuda.is_bf16_supported():
-        return torch.bfloat16
-    return None
 
 
 def infer(checkpoint: str | os.PathLike, annotations: str | os.PathLike, store: str, out_jsonl: str | os.PathLike,
@@ -175,10 +148,6 @@ def infer(checkpoint: str | os.PathLike, annotations: str | os.PathLike, store: 
         FileNotFoundError / ValueError: bad checkpoint, annotations or store (messages name them).
         MissingFeaturesError: the store lacks entries of the split (listed).
     """
-    from model.build import build_from_checkpoint
-    from pipeline.training.checkpoint import load_checkpoint
-    from pipeline.training.data import build_dataset, build_loader, checked, read_split
-
     started = time.perf_counter()
     ckpt = load_checkpoint(checkpoint)
     model, _, postprocess, experiment = build_from_checkpoint(ckpt)

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from pipeline.sampling import FramesPerClip
+from pipeline.video.sampling import FramesPerClip
 from pipeline.synthetic.config import SynthesizeConfig
 from pipeline.synthetic.intervals import Interval
 from pipeline.video import ClipChunk

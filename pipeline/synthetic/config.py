@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from pipeline.decode import DecodeConfig
+from pipeline.extract import DecodeConfig
 from pipeline.extractors.captioner import GenerationSettings
 
 FrameRule = Literal["middle", "first", "random"]

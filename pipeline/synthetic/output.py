@@ -22,7 +22,8 @@ import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
-from pipeline.errors import UserInputError
+
+from pipeline.common.errors import UserInputError
 
 log = logging.getLogger(__name__)
 

@@ -13,15 +13,31 @@ from typing import Literal
 
 from pydantic import BaseModel
 
-from pipeline import progress
+from pipeline.common import progress
+from pipeline.extract import extract_queries
+from pipeline.common.summary import ItemFailure, RunSummary
 from pipeline.datasets.rows import PretrainRow
-from pipeline.decode import usable_video_ids
-from pipeline.report import ItemFailure, RunSummary
+
 from pipeline.synthetic.config import SynthesizeConfig
 from pipeline.synthetic.intervals import n_intervals
 from pipeline.synthetic.output import OutputMismatchError, SynthesisOutput
-from pipeline.synthetic.synthesizer import SynthesisModels, VideoRows, VideoSynthesizer, build_synthesis_models
-from pipeline.video import ClipChunk, DecodeStats, VideoDecodeError, VideoInfo, decode_clips, list_videos, probe_video, video_id
+from pipeline.synthetic.synthesizer import (
+    SynthesisModels,
+    VideoRows,
+    VideoSynthesizer,
+    build_synthesis_models,
+)
+from pipeline.video import (
+    ClipChunk,
+    DecodeStats,
+    VideoDecodeError,
+    VideoInfo,
+    decode_clips,
+    list_videos,
+    probe_video,
+    usable_video_ids,
+    video_id,
+)
 from storage import FeatureStore
 
 log = logging.getLogger(__name__)
@@ -218,8 +234,6 @@ class SynthesisTap:
         if models is not None:
             queries = {row["qid"]: row["query"] for row in result.rows}
             if queries and models.text_encoders:
-                from pipeline.extract import extract_queries
-
                 extract_queries(queries, self.store, models.text_encoders, batch_size=self.config.text_batch_size)
         record = SynthesisRecord(vid=vid, path=str(path), status="done", rows=len(result.rows),
                                  intervals=result.intervals, captions_empty=result.captions_empty,

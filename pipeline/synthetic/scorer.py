@@ -10,10 +10,20 @@ from typing import Literal
 import numpy as np
 import torch
 import torch.nn.functional as F
-from transformers import Blip2Config, Blip2ForImageTextRetrieval, PreTrainedTokenizerBase
+from transformers import (
+    Blip2Config,
+    Blip2ForImageTextRetrieval,
+    PreTrainedTokenizerBase,
+)
 
-from pipeline.extractors.base import resolve_device, seeded, tiny_weights_id
-from pipeline.extractors.blip2 import blip_caption_text, build_tiny_blip2, build_tiny_tokenizer, load_blip2
+from pipeline.common.device import resolve_device
+from pipeline.extractors.base import seeded, tiny_weights_id
+from pipeline.extractors.blip2 import (
+    blip_caption_text,
+    build_tiny_blip2,
+    build_tiny_tokenizer,
+    load_blip2,
+)
 from pipeline.extractors.captioner import frames_to_pixels
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from pipeline.extract import ExtractConfig, build_text_encoders
 from pipeline.extractors import TextEncoder
 from pipeline.extractors.captioner import Blip2Captioner
 from pipeline.synthetic.collect import IntervalCollector, IntervalFrames, synthesis_consumers
@@ -35,8 +36,6 @@ class SynthesisModels:
 
 def build_synthesis_models(config: SynthesizeConfig = SynthesizeConfig()) -> SynthesisModels:
     """Build (tiny) or load (paper, offline, MissingWeightsError naming what is absent) every model the config names."""
-    from pipeline.extract import ExtractConfig, build_text_encoders
-
     crop = config.decode.short_side
     if config.preset == "tiny":
         captioner = Blip2Captioner.tiny(config.seed, config.device, config.generation, crop_size=crop)

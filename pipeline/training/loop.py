@@ -17,18 +17,8 @@ from torch import nn
 
 from model.build import build_model, make_checkpoint
 from model.config import ExperimentConfig
-from pipeline import progress
-from pipeline.datasets import model_inputs, targets, to_device
-from pipeline.evaluation import evaluate_submission
-from pipeline.inference.submission import (
-    amp_dtype_for,
-    autocast,
-    float_outputs,
-    predict_rows,
-    resolve_device,
-    write_jsonl,
-)
-from pipeline.training.checkpoint import (
+from pipeline.common import progress
+from pipeline.common.checkpoint import (
     BEST,
     CHECKPOINT_FORMAT,
     LAST,
@@ -39,8 +29,19 @@ from pipeline.training.checkpoint import (
     seed_everything,
     set_rng_state,
 )
+from pipeline.common.device import (
+    amp_dtype_for,
+    autocast,
+    float_outputs,
+    resolve_device,
+)
+from pipeline.common.jsonl import write_jsonl
+from pipeline.datasets import model_inputs, targets, to_device
+from pipeline.evaluation import evaluate_submission
+from pipeline.evaluation.kinds import kind_info
+from pipeline.inference.submission import predict_rows
 from pipeline.training.config import TrainResult, TrainRunConfig
-from pipeline.training.data import (
+from pipeline.datasets.loading import (
     EVALUATION,
     build_dataset,
     build_loader,
@@ -58,8 +59,6 @@ PROGRESS_KEY = "train"
 METRICS = "metrics.jsonl"
 CONFIG = "config.json"
 BEST_PREDICTIONS = "best_val_preds.jsonl"
-#: Brief metrics shown in the per-epoch log line when present.
-SHOWN = ("MR-full-R1@0.5", "MR-full-R1@0.7", "MR-full-mAP", "HL-min-VeryGood-mAP", "TVSum-top5-mAP")
 
 
 @dataclass
@@ -93,7 +92,7 @@ def run_epoch(model: nn.Module, criterion: nn.Module, optimizer: torch.optim.Opt
         grad_clip: max gradient norm, None = no clipping.
         amp_dtype: autocast dtype of the forward pass (bf16 on GPU) or None; losses run in fp32.
         max_steps: stop after this many steps (benchmarks).
-        progress_key: pipeline.progress key advanced once per step.
+        progress_key: pipeline.common.progress key advanced once per step.
 
     Raises:
         FloatingPointError: the loss became NaN or infinite (the step is not applied).
@@ -285,12 +284,12 @@ def _append(path: Path, record: dict) -> None:
 
 
 def _epoch_line(epoch: int, total: int, stats: EpochStats, lr: float, brief: dict | None, score: float | None,
-                state: _State) -> str:
+                state: _State, shown_metrics: tuple[str, ...]) -> str:
     data_share = 100 * stats.data_seconds / max(stats.seconds, 1e-9)
     text = (f"epoch {epoch}/{total}: loss {stats.losses.get('total', float('nan')):.4f}, lr {lr:.2e}, "
             f"{stats.steps} steps in {stats.seconds:.1f} s (data {data_share:.0f}%)")
     if brief is not None:
-        shown = ", ".join(f"{k} {brief[k]:.2f}" for k in SHOWN if k in brief)
+        shown = ", ".join(f"{k} {brief[k]:.2f}" for k in shown_metrics if k in brief)
         text += f"; eval {shown}; score {score:.2f} (best {state.best_score:.2f} at epoch {state.best_epoch})"
     return text
 
@@ -304,7 +303,7 @@ def train(config: TrainRunConfig) -> TrainResult:
     pipeline.evaluation and the preset's select_metric (pipeline.training.selection), and a
     better score rewrites best.ckpt and best_val_preds.jsonl. After every epoch last.ckpt is
     rewritten atomically with model, optimiser, scheduler, epoch, RNG states, config and best
-    score, a JSON line goes to metrics.jsonl, and one log line is emitted. pipeline.progress
+    score, a JSON line goes to metrics.jsonl, and one log line is emitted. pipeline.common.progress
     gets "train" events (one per step).
 
     A run killed at any point continues with resume=True from its last.ckpt; on CPU the result
@@ -380,7 +379,8 @@ def _train_epochs(run: _Run, config: TrainRunConfig, state: _State, amp_dtype: t
                                    "steps": stats.steps, "samples": stats.samples, "seconds": stats.seconds,
                                    "data_seconds": stats.data_seconds, "eval": brief, "score": score,
                                    "best_score": state.best_score, "best_epoch": state.best_epoch})
-            log.info("%s", _epoch_line(epoch + 1, total, stats, lr, brief, score, state))
+            log.info("%s", _epoch_line(epoch + 1, total, stats, lr, brief, score, state,
+                                       kind_info(config.eval_kind).headline))
     finally:
         progress.finish(PROGRESS_KEY)
 

@@ -13,14 +13,13 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from model.config import FeatureSet
-from pipeline.datasets.readers import DatasetKind
-from pipeline.demo import DemoDataConfig
+from pipeline.workflow.demo import DemoDataConfig
 from pipeline.extract import ExtractConfig
 from pipeline.synthetic.config import SynthesizeConfig
-from pipeline.training.config import DeviceName, PresetName
+from pipeline.training.config import DeviceName, PresetName, build_experiment
 
 STEPS = ("data", "decode", "extract", "synthesize", "pretrain", "zero_shot", "finetune", "evaluate")
 """Steps of the parent flow, in DAG order (`--refresh` takes these names)."""
@@ -219,10 +218,6 @@ class PipelineConfig(_Frozen):
 
 def _check_experiment(stage: str, step: TrainStepConfig, features: FeatureSet) -> None:
     """The step's preset with the run's features and overrides must be a valid experiment."""
-    from pydantic import ValidationError
-
-    from pipeline.training.config import build_experiment
-
     try:
         build_experiment(step.preset, features, step.model_overrides)
     except ValidationError as exc:

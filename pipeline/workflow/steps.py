@@ -15,9 +15,10 @@ from typing import Literal
 from pydantic import BaseModel
 
 from pipeline.datasets.readers import read_annotations
-from pipeline.demo import generate_demo_dataset
+from pipeline.workflow.demo import generate_demo_dataset
 from pipeline.evaluation import evaluate_files
 from pipeline.evaluation.chance import chance_metrics
+from pipeline.evaluation.kinds import KINDS, kind_info
 from pipeline.evaluation.rows import read_jsonl
 from pipeline.inference import infer, plot_prediction
 from pipeline.training import TrainRunConfig, train
@@ -29,11 +30,7 @@ from storage.atomic import atomic_file
 log = logging.getLogger(__name__)
 
 #: Headline metrics per dataset kind, in table order.
-HEADLINE = {
-    "qvhighlights": ("MR-full-R1@0.5", "MR-full-R1@0.7", "MR-full-mAP", "HL-min-VeryGood-mAP", "HL-min-VeryGood-Hit1"),
-    "charades_sta": ("MR-full-R1@0.5", "MR-full-R1@0.7", "MR-full-mIoU"),
-    "tvsum": ("TVSum-top5-mAP",),
-}
+HEADLINE: dict[str, tuple[str, ...]] = {kind: info.headline for kind, info in KINDS.items()}
 
 
 class DataRecord(BaseModel):
@@ -211,7 +208,7 @@ def _plot_rows(plan: EvalPlan, submission: Path, out: Path) -> list[str]:
         by_video.setdefault(str(gt.get("vid", pred.get("vid"))), []).append(
             {**pred, "query": gt.get("query", ""), "duration": gt.get("duration"),
              "relevant_windows": gt.get("relevant_windows"),
-             "clip_seconds": 1.0 if plan.dataset_kind == "charades_sta" else 2.0})
+             "clip_seconds": kind_info(plan.dataset_kind).clip_seconds})
     for vid in sorted(by_video)[:plan.plots]:
         written.append(str(plot_prediction(by_video[vid], out / f"{vid}.png")))
     return written

@@ -14,7 +14,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "training"))
 
 from planted import TINY_CLIP, planted_dataset  # noqa: E402
 
-from pipeline.compare import CompareConfig  # noqa: E402
+from pipeline.workflow.compare import CompareConfig  # noqa: E402
 
 #: The three architectures at test size; a second decoder layer lets them learn within a few CPU steps.
 TINY_MODELS = [

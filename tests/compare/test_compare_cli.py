@@ -74,7 +74,7 @@ def test_compare_command_and_flow_table_every_model_and_keep_finished_runs(compa
 
     # the flow itself (in this process): a rerun keeps the finished runs
     from flows.compare import compare_flow
-    from pipeline.compare import CompareConfig
+    from pipeline.workflow.compare import CompareConfig
 
     checkpoints = {label: (out / label / "last.ckpt").stat().st_mtime_ns for label in LABELS}
     config = CompareConfig.model_validate({**compare_fields, "out_dir": str(out)})

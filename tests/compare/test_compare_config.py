@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pipeline.compare import CompareConfig
-from pipeline.config_files import ConfigFileError, load_config, validate_config
+from pipeline.workflow.compare import CompareConfig
+from pipeline.workflow.config_files import ConfigFileError, load_config, validate_config
 
 REPO = Path(__file__).resolve().parents[2]
 

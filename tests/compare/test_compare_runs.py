@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.compare import COMPARISON_JSON, COMPARISON_MD, compare, trained_epochs
+from pipeline.workflow.compare import COMPARISON_JSON, COMPARISON_MD, compare, trained_epochs
 from pipeline.training import train
 
 

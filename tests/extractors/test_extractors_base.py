@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+from pipeline.common.device import resolve_device
 from pipeline.extractors import (
     MissingWeightsError,
     available_extractors,
@@ -16,9 +17,15 @@ from pipeline.extractors import (
     build_extractor,
     build_text_encoder,
 )
-from pipeline.extractors.base import check_frames, resolve_device
-from pipeline.extractors.frames import center_crop, normalize, pad_repeat_last, resize_square, uniform_indices
-from pipeline.sampling import FramesPerClip, ResampleFps
+from pipeline.extractors.base import check_frames
+from pipeline.extractors.frames import (
+    center_crop,
+    normalize,
+    pad_repeat_last,
+    resize_square,
+    uniform_indices,
+)
+from pipeline.video.sampling import FramesPerClip, ResampleFps
 
 TINY_DIMS = {"slowfast": 288, "clip": 32, "blip2": 32}
 
@@ -146,9 +153,9 @@ def test_pad_and_uniform_indices():
 
 @pytest.mark.filterwarnings("ignore:`torch.jit:FutureWarning")
 def test_compat_alias_makes_pytorchvideo_transforms_importable():
-    from pipeline.extractors import _compat  # noqa: F401  (installs the alias)
-
     import torchvision.transforms._functional_tensor as new
+
+    from pipeline.extractors import _compat  # noqa: F401  (installs the alias)
 
     assert sys.modules["torchvision.transforms.functional_tensor"] is new
     import pytorchvideo.transforms  # noqa: F401

@@ -9,7 +9,8 @@ import sys
 
 import pytest
 
-from pipeline.generate import remux_faststart, time_coded_frames, write_video
+from timecode import remux_faststart, time_coded_frames
+from pipeline.video.writer import write_video
 from storage import FeatureStore
 
 GOOD = ["good_a", "good_b"]

@@ -66,7 +66,7 @@ def test_debug_shows_the_traceback_of_a_user_error(videos, tmp_path):
 
 def test_a_bug_is_not_dressed_as_a_user_error(capsys):
     from flows.cli import user_error_message
-    from pipeline.errors import is_user_error
+    from pipeline.common.errors import is_user_error
 
     assert not is_user_error(RuntimeError("a bug")) and not is_user_error(ValueError("a bug"))
     assert user_error_message(FileNotFoundError("x.jsonl: file not found")) == "x.jsonl: file not found"

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.generate import time_coded_frames, write_video
+from timecode import time_coded_frames
+from pipeline.video.writer import write_video
 from storage import FeatureStore
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")

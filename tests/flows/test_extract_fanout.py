@@ -8,7 +8,8 @@ import uuid
 
 import pytest
 
-from pipeline.generate import time_coded_frames, write_video
+from timecode import time_coded_frames
+from pipeline.video.writer import write_video
 from storage import FeatureStore
 
 CONFIG = {"extractors": ("clip",), "preset": "tiny", "device": "cpu"}
@@ -76,7 +77,7 @@ def test_bad_fanout_and_sources_are_refused_naming_the_field():
 
 def test_regeneration_plan_lists_missing_and_stale_entries_with_reasons(tmp_path):
     from flows.regenerate import VideoSource, plan_features_task, plan_markdown
-    from pipeline.decode import DecodeConfig
+    from pipeline.extract import DecodeConfig
     from pipeline.extract import ExtractConfig, build_video_extractors, extract_videos
 
     paths = _videos(tmp_path / "videos", 3)

@@ -11,7 +11,8 @@ import time
 
 import pytest
 
-from pipeline.generate import time_coded_frames, write_video
+from timecode import time_coded_frames
+from pipeline.video.writer import write_video
 from storage import FeatureStore
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
@@ -87,7 +88,7 @@ def test_killed_extract_cli_resumes_without_redoing_finished_videos(tmp_path):
 
 def test_what_rides_on_the_pass_must_share_its_clip_grid() -> None:
     from flows.extract import SharedDecode
-    from pipeline.decode import DecodeConfig
+    from pipeline.extract import DecodeConfig
     from pipeline.extract import ExtractConfig
 
     config = ExtractConfig(decode=DecodeConfig(clip_seconds=1.0))

@@ -30,7 +30,8 @@ def val_split(tmp_path_factory) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def long_video(tmp_path_factory) -> Path:
     """A generated 6-minute video (64x48, 5 fps): 180 two-second clips, longer than any training crop."""
-    from pipeline.generate import time_coded_frames, write_video
+    from timecode import time_coded_frames
+    from pipeline.video.writer import write_video
 
     path = tmp_path_factory.mktemp("videos") / "six_minutes.mp4"
     return write_video(path, time_coded_frames(64, 48), n_frames=6 * 60 * 5, fps=5, width=64, height=48)

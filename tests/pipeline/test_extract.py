@@ -88,7 +88,7 @@ def test_queries_are_encoded_once_and_again_when_edited(tmp_path):
 def test_the_clip_grid_is_recorded_on_the_extraction_pass(tmp_path, make_video, extractors):
     """GridTap: the decode stage's clip grid comes from the extraction's own decode (one open per
     video) and equals what the decode stage writes decoding the video itself."""
-    from pipeline.decode import GRID_EXTRACTOR, DecodeConfig, GridTap, decode_video_to_store
+    from pipeline.extract import GRID_EXTRACTOR, DecodeConfig, GridTap, decode_video_to_store
 
     videos = [make_video("a.mp4", seconds=5.0, fps=10), make_video("b.mp4", seconds=7.3, fps=25)]
     bad = tmp_path / "bad.mp4"

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.decode import DONE_ELSEWHERE, DecodeConfig
+from pipeline.extract import DONE_ELSEWHERE, DecodeConfig
 from pipeline.extract import ExtractConfig, build_video_extractors, video_entry_spec
 from storage import FeatureStore
 
@@ -21,7 +21,7 @@ N_QUERIES = 24
 
 RUN = textwrap.dedent("""
     import json, sys, time
-    from pipeline.decode import decode_or_fail
+    from pipeline.extract import decode_or_fail
     from pipeline.extract import ExtractConfig, build_text_encoders, build_video_extractors, extract_queries, extract_videos
     from storage import FeatureStore
 

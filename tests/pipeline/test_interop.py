@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pipeline.interop import export_features, import_features
+from pipeline.extract.releases import export_features, import_features
 from storage import FeatureStore
 
 

@@ -6,8 +6,9 @@ import re
 
 import pytest
 
-from pipeline.generate import decode_time_code, remux_faststart, time_coded_frames, write_video
-from pipeline.sampling import FramesPerClip, ResampleFps
+from timecode import decode_time_code, remux_faststart, time_coded_frames
+from pipeline.video.writer import write_video
+from pipeline.video.sampling import FramesPerClip, ResampleFps
 from pipeline.video import VideoDecodeError, decode_clips, probe_video
 
 BACKENDS = ["decord", "pyav"]

@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from pipeline.generate import decode_time_code
-from pipeline.sampling import FramesPerClip, ResampleFps
+from timecode import decode_time_code
+from pipeline.video.sampling import FramesPerClip, ResampleFps
 from pipeline.video import DecodeStats, VideoDecodeError, clip_grid, decode_clips, probe_video
 
 BACKENDS = ["decord", "pyav"]

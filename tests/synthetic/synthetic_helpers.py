@@ -6,11 +6,12 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.generate import time_coded_frames, write_video
+from timecode import time_coded_frames
+from pipeline.video.writer import write_video
 
 
 def write_time_coded(path: Path, seconds: float, fps: float = 10, width: int = 64, height: int = 48) -> Path:
-    """A video whose frame i has a colour encoding i (pipeline.generate)."""
+    """A video whose frame i has a colour encoding i (pipeline.video.writer)."""
     return write_video(path, time_coded_frames(width, height), int(round(seconds * fps)), fps=fps, width=width,
                        height=height)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from synthetic_helpers import write_time_coded
 
-from pipeline.generate import decode_time_code
+from timecode import decode_time_code
 from pipeline.synthetic import IntervalCollector, SynthesizeConfig, plan_intervals, synthesis_consumers
 from pipeline.video import DecodeStats, decode_clips
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from pipeline.decode import DecodeConfig
+from pipeline.extract import DecodeConfig
 from pipeline.synthetic import (
     SynthesizeConfig,
     identity_score,

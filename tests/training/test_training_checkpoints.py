@@ -10,8 +10,16 @@ import pytest
 import torch
 
 from model.build import build_from_checkpoint
-from pipeline.training import BEST, LAST, load_checkpoint, rng_state, save_checkpoint, set_rng_state, train
-from pipeline.training.checkpoint import TEMP_PREFIX
+from pipeline.common.checkpoint import TEMP_PREFIX
+from pipeline.training import (
+    BEST,
+    LAST,
+    load_checkpoint,
+    rng_state,
+    save_checkpoint,
+    set_rng_state,
+    train,
+)
 
 
 def _draws() -> tuple:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from pipeline import progress
+from pipeline.common import progress
 from pipeline.training import LAST, train
 
 EPOCHS = 3

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from flows.dag import pipeline_flow
-from pipeline.config_files import load_config
+from pipeline.workflow.config_files import load_config
 from pipeline.workflow.config import PipelineConfig
 
 DEMO = Path(__file__).resolve().parents[2] / "configs" / "demo.yaml"

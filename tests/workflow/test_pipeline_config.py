@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from model.config import FeatureSet
-from pipeline.config_files import ConfigFileError, load_config
+from pipeline.workflow.config_files import ConfigFileError, load_config
 from pipeline.workflow.config import PipelineConfig, RunPaths
 from pipeline.workflow.keys import content_digest, step_key, store_digest
 from storage import EntrySpec, FeatureStore, fingerprint_text

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 import torch
+
 from storage.atomic import atomic_file
 
 log = logging.getLogger(__name__)

@@ -8,7 +8,8 @@ from typing import TypeVar
 
 import yaml
 from pydantic import BaseModel, ValidationError
-from pipeline.errors import UserInputError
+
+from pipeline.common.errors import UserInputError
 
 M = TypeVar("M", bound=BaseModel)
 

@@ -1,22 +1,15 @@
-"""Probe videos and decode them once into a grid of fixed-length clips for every consumer."""
+"""What a decode pass deals in: video metadata, clip chunks, the clip grid and frame-time maths."""
 
 from __future__ import annotations
 
-import logging
 import math
 import os
-from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
-from pipeline.sampling import FramesPerClip, ResampleFps, SamplingSpec
-from pipeline.errors import UserInputError
-
-log = logging.getLogger(__name__)
-
-VIDEO_SUFFIXES = (".mp4", ".mkv", ".webm", ".avi", ".mov", ".m4v", ".mpg", ".mpeg", ".flv", ".wmv")
+from pipeline.common.errors import UserInputError
+from pipeline.video.sampling import FramesPerClip, ResampleFps, SamplingSpec  # noqa: F401 (ResampleFps: doctests)
 
 
 class VideoDecodeError(UserInputError):
@@ -128,19 +121,6 @@ def frame_index_at(frame_starts: np.ndarray, times: np.ndarray) -> np.ndarray:
     return np.clip(idx, 0, len(frame_starts) - 1)
 
 
-def list_videos(folder: str | os.PathLike) -> list[Path]:
-    """Video files directly inside `folder` (by suffix), sorted by name."""
-    root = Path(folder)
-    if not root.is_dir():
-        raise FileNotFoundError(f"{root}: not a directory of videos")
-    return sorted(p for p in root.iterdir() if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES)
-
-
-def video_id(path: str | os.PathLike) -> str:
-    """The id a video is stored under: its file name without the suffix."""
-    return Path(path).stem
-
-
 def scaled_size(width: int, height: int, short_side: int) -> tuple[int, int]:
     """Coded size scaled so the short side is `short_side`, rounded to even pixels.
 
@@ -159,55 +139,3 @@ def rotate_frames(frames: np.ndarray, rotation: int) -> np.ndarray:
     """Turn [T, H, W, 3] frames as the display matrix says (counter-clockwise degrees)."""
     k = (rotation // 90) % 4
     return np.ascontiguousarray(np.rot90(frames, k=k, axes=(1, 2))) if k else frames
-
-
-# the decoders live in pipeline/decoders.py; imported late to keep this module light
-def probe_video(path: str | os.PathLike) -> VideoInfo:
-    """Read a video's metadata and check one frame decodes.
-
-    Raises:
-        VideoDecodeError: the file is missing, empty, not a video container, has no video
-            stream, or has no decodable frame.
-    """
-    from pipeline.decoders import probe_with_pyav
-
-    return probe_with_pyav(path)
-
-
-def decode_clips(
-    path: str | os.PathLike,
-    consumers: Mapping[str, SamplingSpec],
-    clip_seconds: float = 2.0,
-    chunk_seconds: float = 16.0,
-    backend: str = "auto",
-    info: VideoInfo | None = None,
-    stats: DecodeStats | None = None,
-) -> Iterator[ClipChunk]:
-    """Decode a video once, yielding chunks of clips with every consumer's frames.
-
-    Frames are decoded at the largest short side any consumer asks for (smaller ones are
-    resized from it), turned upright, and grouped per clip according to each consumer's
-    sampling spec. Memory is bounded by `chunk_seconds` of frames, whatever the video length.
-
-    Args:
-        path: the video file.
-        consumers: name -> sampling spec (e.g. {"clip": FramesPerClip(), "slowfast": ResampleFps()}).
-        clip_seconds: clip length (s).
-        chunk_seconds: how many seconds of clips are decoded and yielded at a time.
-        backend: "decord", "pyav", or "auto" (decord, PyAV when decord cannot open the file).
-        info: a probe result to reuse; probed when None.
-        stats: filled with counts of opens and decoded frames.
-
-    Raises:
-        VideoDecodeError: the file cannot be decoded.
-    """
-    from pipeline.decoders import decode_with_backend
-
-    if not consumers:
-        raise ValueError("decode_clips needs at least one consumer")
-    info = info or probe_video(path)
-    grid = clip_grid(info.duration, clip_seconds)
-    if len(grid) == 0:
-        raise VideoDecodeError(path, f"zero duration ({info.duration:.3f} s): no clips")
-    stats = stats if stats is not None else DecodeStats()
-    yield from decode_with_backend(path, info, grid, consumers, chunk_seconds, backend, stats)

@@ -1,4 +1,4 @@
-"""The two decoder back-ends (decord first, PyAV as the fallback) behind `pipeline.video`."""
+"""The two decoder back-ends (decord first, PyAV as the fallback) behind `pipeline.video.reader`."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from pathlib import Path
 import av
 import numpy as np
 
-from pipeline.sampling import SamplingSpec
-from pipeline.video import (
+from pipeline.video.sampling import SamplingSpec
+from pipeline.video.clips import (
     ClipChunk,
     DecodeStats,
     VideoDecodeError,

@@ -12,19 +12,17 @@ import torch
 from torch.utils.data import DataLoader
 
 from model.config import ExperimentConfig
-from pipeline.datasets import Annotations, DatasetConfig, VideoLightsDataset, collate, read_annotations
+from pipeline.datasets.collate import collate
+from pipeline.datasets.config import DatasetConfig
+from pipeline.datasets.dataset import VideoLightsDataset
+from pipeline.datasets.readers import Annotations, read_annotations
+from pipeline.evaluation.kinds import KINDS
 from storage import FeatureStore
 
 log = logging.getLogger(__name__)
 
-#: Dataset kind -> (evaluator of pipeline.evaluation, extended keys). Synthetic pretraining rows
-#: carry no three-annotator saliency, so they are scored on moments only.
-EVALUATION: dict[str, tuple[str, bool]] = {
-    "qvhighlights": ("qvhighlights", True),
-    "charades_sta": ("charades_sta", False),
-    "tvsum": ("tvsum", False),
-    "pretrain": ("charades_sta", False),
-}
+#: Dataset kind -> (evaluator of pipeline.evaluation, extended keys); see pipeline.evaluation.kinds.
+EVALUATION: dict[str, tuple[str, bool]] = {kind: (info.evaluator, info.extended) for kind, info in KINDS.items()}
 
 
 def dataset_config(experiment: ExperimentConfig, kind: str, split: str, *, cache: bool = False,

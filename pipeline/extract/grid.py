@@ -1,4 +1,4 @@
-"""The decode stage: probe and decode a video, record its clip grid in the store."""
+"""The decode stage: each video's clip grid in the store, from a decode pass of its own or from extraction's (GridTap)."""
 
 from __future__ import annotations
 
@@ -11,44 +11,15 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel
 
-from pipeline.sampling import FramesPerClip
-from pipeline.video import ClipChunk, DecodeStats, VideoDecodeError, VideoInfo, decode_clips, probe_video, video_id
-from storage import Claim, EntrySpec, FeatureStore, InvalidKeyError, fingerprint_file, validate_key
+from pipeline.extract.config import DONE_ELSEWHERE, GRID_CONSUMER, GRID_EXTRACTOR, DecodeConfig
+from pipeline.video.clips import ClipChunk, DecodeStats, VideoDecodeError, VideoInfo
+from pipeline.video.reader import decode_clips, probe_video, video_id
+from pipeline.video.sampling import FramesPerClip
+from storage import Claim, FeatureStore, InvalidKeyError, fingerprint_file
 
 log = logging.getLogger(__name__)
-
-GRID_CONSUMER = "decode-grid"
-"""Consumer name of the grid check in a decode pass (beside the extractors' names)."""
-GRID_EXTRACTOR = "clips"
-"""Store group of the clip-grid records: `video/clips/<vid>` holds [n_clips, 2] (start_s, end_s)."""
-DECODE_VERSION = "1"
-DONE_ELSEWHERE = "done by another run"
-"""Reason of a skipped record whose entries another run sharing the store wrote while this one waited."""
-
-
-class DecodeConfig(BaseModel):
-    """How videos are cut into clips and checked.
-
-    Attributes:
-        clip_seconds: clip length in seconds (2 for QVHighlights and TVSum, 1 for Charades-STA).
-        backend: "auto" (decord, PyAV when decord cannot open a file or it is rotated), "decord" or "pyav".
-        chunk_seconds: seconds of clips decoded at a time; bounds memory whatever the video length.
-        short_side: decoded frames are resized to this short side (pixels).
-    """
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-    clip_seconds: float = Field(default=2.0, gt=0)
-    backend: Literal["auto", "decord", "pyav"] = "auto"
-    chunk_seconds: float = Field(default=16.0, gt=0)
-    short_side: int = Field(default=224, gt=0)
-
-    def grid_spec(self) -> EntrySpec:
-        sampling = FramesPerClip(short_side=self.short_side)
-        return EntrySpec(extractor=GRID_EXTRACTOR, version=DECODE_VERSION, weights_id="none", preset="none",
-                         clip_seconds=self.clip_seconds, sampling=sampling.model_dump(mode="json"))
-
 
 class DecodeRecord(BaseModel):
     """The outcome of one video: small enough to pass between Prefect tasks."""
@@ -168,24 +139,6 @@ def _skipped(store: FeatureStore, vid: str, path: Path, reason: str = "") -> Dec
                         duration=attrs.get("duration", 0.0), fps=attrs.get("fps", 0.0), reason=reason)
 
 
-def usable_video_ids(paths: list[str | os.PathLike]) -> tuple[list[tuple[str, Path]], list[tuple[Path, str]]]:
-    """Sort video files into those whose id can be a store key, as (vid, path), and those refused,
-    as (path, reason): an unusable name (`__x`, a control character, edge spaces) or an id that an
-    earlier file of the list already has (`a.mp4` beside `a.mkv`)."""
-    usable, refused, seen = [], [], {}
-    for raw in paths:
-        path = Path(raw)
-        try:
-            vid = validate_key(video_id(path), "video id")
-        except InvalidKeyError as exc:
-            refused.append((path, f"{exc}; rename the file"))
-            continue
-        if vid in seen:
-            refused.append((path, f"video id {vid!r} repeats {seen[vid].name}; rename one of them"))
-            continue
-        seen[vid] = path
-        usable.append((vid, path))
-    return usable, refused
 
 
 def decode_or_fail(path: str | os.PathLike, store: FeatureStore, config: DecodeConfig = DecodeConfig(),

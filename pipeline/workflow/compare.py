@@ -10,17 +10,32 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from model.build import build_model, count_parameters
 from model.config import FeatureSet
 from model.presets import get_preset
+from pipeline.common.summary import ItemFailure, RunSummary
 from pipeline.datasets.readers import DatasetKind
 from pipeline.evaluation import evaluate_files
+from pipeline.evaluation.kinds import KINDS
 from pipeline.inference import infer
-from pipeline.report import ItemFailure, RunSummary
-from pipeline.training import BEST, EVALUATION, LAST, TrainRunConfig, load_checkpoint, train
+from pipeline.training import (
+    BEST,
+    EVALUATION,
+    LAST,
+    TrainRunConfig,
+    load_checkpoint,
+    train,
+)
 from pipeline.training.config import DeviceName, PresetName
 from pipeline.training.loop import METRICS, config_differences
 from storage.atomic import atomic_file
@@ -33,13 +48,7 @@ COMPARISON_JSON = "comparison.json"
 PREDICTIONS = "val_preds.jsonl"
 VAL_METRICS = "val_metrics.json"
 #: Brief metrics shown per dataset kind (pretraining rows are scored as Charades-STA).
-HEADLINE: dict[str, tuple[str, ...]] = {
-    "qvhighlights": ("MR-full-R1@0.5", "MR-full-R1@0.7", "MR-full-mAP", "HL-min-VeryGood-mAP",
-                     "HL-min-VeryGood-Hit1"),
-    "charades_sta": ("MR-full-R1@0.3", "MR-full-R1@0.5", "MR-full-R1@0.7", "MR-full-mIoU"),
-    "pretrain": ("MR-full-R1@0.3", "MR-full-R1@0.5", "MR-full-R1@0.7", "MR-full-mIoU"),
-    "tvsum": ("TVSum-top5-mAP",),
-}
+HEADLINE: dict[str, tuple[str, ...]] = {kind: info.headline for kind, info in KINDS.items()}
 #: Run fields that must match for a model folder's run to count as this comparison's.
 _RUN_FIELDS = ("train_annotations", "val_annotations", "dataset_kind", "val_kind", "store", "stage")
 _LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")

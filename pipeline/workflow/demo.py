@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from pipeline.generate import FrameFn, write_video
+from pipeline.video.writer import FrameFn, write_video
 from storage.atomic import atomic_file
 
 

@@ -1,0 +1,1 @@
+"""What every stage shares: errors, progress, run summaries, devices, jsonl and checkpoint files."""

@@ -1,0 +1,244 @@
+"""The extract stage's engine: one decode pass per video feeds every extractor; features go into the store.
+
+Decoding and preprocessing run in decode workers (threads; several videos at a time, with a pool of
+CPU workers for the per-clip preprocessing) that hand typed messages (pipeline.extract.messages) to
+the inference loop through a bounded queue, so the GPU (or CPU) encodes while the next clips are
+decoded. Batches span clips and videos; a video's features are written as soon as all of its clips
+are encoded.
+
+Runs sharing a store split the work: a worker claims a video's entries before decoding it and the
+claim is released once they are written (or the video failed); a video claimed by another run is
+put off to the end of the pass, then waited for, and only what that run left is computed.
+
+Other consumers of decoded frames ride on the same pass through `DecodeTap`s (the clip-grid
+recorder, the synthesize stage's captioner): a tap adds its sampling specs to a video's decode and
+receives its chunks in the decode thread, so a video every stage needs is decoded once.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timezone
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from pipeline.common import progress
+from pipeline.extract.config import DONE_ELSEWHERE, ExtractConfig
+from pipeline.extract.encoders import video_entry_spec
+from pipeline.extract.messages import (
+    ClipsReady,
+    Message,
+    VideoDecoded,
+    VideoDeferred,
+    VideoFailed,
+    VideoSettled,
+    WorkerCrashed,
+    WorkerDone,
+)
+from pipeline.extract.plan import (
+    FEATURES_CURRENT,
+    ExtractRecord,
+    VideoJob,
+    claim_job,
+    needed_extractors,
+    plan_videos,
+)
+from pipeline.extract.taps import DecodeTap
+from pipeline.extract.worker import DecodeWorker
+from pipeline.extractors import VideoExtractor
+from pipeline.video.clips import DecodeStats
+from pipeline.video.reader import video_id
+from storage import FeatureStore, fingerprint_file
+
+log = logging.getLogger(__name__)
+
+PROGRESS_KEY = "extract"
+
+
+class ExtractionEngine:
+    """One pass over `jobs`: decode workers put messages, `run` handles them one by one (`handle`),
+    batching clips per extractor across videos and writing each video once all its clips are encoded.
+
+    After `run`: `finished` holds a record per settled video, `deferred` the jobs another run held.
+    """
+
+    def __init__(self, jobs: list[VideoJob], store: FeatureStore, extractors: Mapping[str, VideoExtractor],
+                 config: ExtractConfig, stats: dict[str, DecodeStats] | None = None,
+                 written_after: datetime | None = None, taps: Sequence[DecodeTap] = ()):
+        self.jobs, self.store, self.extractors, self.config = jobs, store, extractors, config
+        self.stats = stats if stats is not None else {}
+        self.written_after, self.taps = written_after, taps
+        self.by_vid = {job.vid: job for job in jobs}
+        self.batches: dict[str, list[tuple[str, int, torch.Tensor]]] = defaultdict(list)
+        self.finished: dict[str, ExtractRecord] = {}
+        self.deferred: list[VideoJob] = []
+
+    def run(self) -> tuple[list[ExtractRecord], list[VideoJob]]:
+        """Decode and encode every job; (records of the videos settled, jobs claimed by another run)."""
+        config = self.config
+        inbox: queue.Queue = queue.Queue(maxsize=config.queue_chunks * max(1, len(self.extractors))
+                                         * config.decode_workers)
+        todo: queue.Queue = queue.Queue()
+        started = time.perf_counter()
+        for job in self.jobs:
+            job.started = started
+            todo.put(job)
+        stop = threading.Event()
+        pool = ThreadPoolExecutor(config.preprocess_workers, thread_name_prefix="preprocess")
+        claim = partial(claim_job, store=self.store, extractors=self.extractors,
+                        clip_seconds=config.decode.clip_seconds, written_after=self.written_after)
+        worker = DecodeWorker(todo, inbox, self.extractors, config, self.stats, pool, claim, self.taps, stop)
+        threads = [threading.Thread(target=worker, name=f"decode-{i}", daemon=True)
+                   for i in range(min(config.decode_workers, len(self.jobs)))]
+        for thread in threads:
+            thread.start()
+        try:
+            running = len(threads)
+            while running:
+                message = inbox.get()
+                running -= isinstance(message, WorkerDone)
+                self.handle(message)
+            for name in list(self.batches):
+                self._flush(name)
+        finally:
+            stop.set()
+            _drain(inbox, threads)
+            pool.shutdown(wait=False)
+            for job in self.jobs:  # claims of videos left unwritten by an error
+                job.release()
+        return [self.finished[job.vid] for job in self.jobs if job.vid in self.finished], self.deferred
+
+    def handle(self, message: Message) -> None:
+        """Act on one message of a decode worker."""
+        match message:
+            case ClipsReady(vid, name, first, tensors):
+                self.batches[name].extend((vid, first + i, t) for i, t in enumerate(tensors))
+                if len(self.batches[name]) >= self.config.batch_size:
+                    self._flush(name)
+            case VideoDecoded(vid, n_clips):
+                self.by_vid[vid].n_clips = n_clips
+                self._maybe_write(self.by_vid[vid])
+            case VideoDeferred(vid):
+                self.deferred.append(self.by_vid[vid])
+            case VideoSettled(vid, reason):
+                if reason:
+                    log.info("%s: %s", vid, reason)
+                self._settle(self._record(vid, "skipped", extractors=list(self.extractors), reason=reason))
+            case VideoFailed(vid, reason):
+                log.warning("%s: failed: %s", self.by_vid[vid].path, reason)
+                self.by_vid[vid].release()
+                for name in list(self.batches):
+                    self.batches[name] = [b for b in self.batches[name] if b[0] != vid]
+                self._settle(self._record(vid, "failed", reason=reason))
+            case WorkerCrashed(vid, error):
+                raise RuntimeError(f"extraction stopped at {self.by_vid[vid].path}: {error!r}") from error
+            case WorkerDone():
+                pass
+
+    def _record(self, vid: str, status: str, **fields) -> ExtractRecord:
+        return ExtractRecord(vid=vid, path=str(self.by_vid[vid].path), status=status, **fields)
+
+    def _settle(self, record: ExtractRecord) -> None:
+        self.finished[record.vid] = record
+        progress.advance(PROGRESS_KEY)
+
+    def _flush(self, name: str) -> None:
+        """Encode the clips batched for extractor `name`; write the videos that completes."""
+        items = self.batches.pop(name, [])
+        if not items:
+            return
+        rows = self.extractors[name].encode_batch(torch.stack([t for _, _, t in items])).numpy()
+        for (vid, index, _), row in zip(items, rows):
+            if vid not in self.finished:
+                self.by_vid[vid].rows[name][index] = row
+        for vid in dict.fromkeys(vid for vid, _, _ in items):
+            self._maybe_write(self.by_vid[vid])
+
+    def _maybe_write(self, job: VideoJob) -> None:
+        """Write the video's features once every clip is encoded (under the job's claim)."""
+        if job.vid in self.finished or not job.complete():
+            return
+        if not job.needed:  # decoded for the taps only
+            self._settle(self._record(job.vid, "skipped", extractors=list(self.extractors), n_clips=job.n_clips,
+                                      reason=FEATURES_CURRENT))
+            return
+        source = fingerprint_file(job.path)
+        for name in job.needed:
+            feats = np.stack([job.rows[name][i] for i in range(job.n_clips)])
+            spec = video_entry_spec(self.extractors[name], self.config.decode.clip_seconds)
+            self.store.write_video(name, job.vid, feats, spec, source, extra={"n_clips": job.n_clips})
+        job.release()
+        seconds = time.perf_counter() - job.started
+        job.rows.clear()
+        log.info("%s: %s features of %d clips written in %.2f s", job.vid, "+".join(job.needed), job.n_clips, seconds)
+        self._settle(self._record(job.vid, "done", extractors=job.needed, n_clips=job.n_clips, seconds=seconds))
+
+
+def _drain(inbox: queue.Queue, threads: list[threading.Thread]) -> None:
+    """Unblock workers waiting on a full queue until all have ended."""
+    while any(t.is_alive() for t in threads):
+        try:
+            inbox.get_nowait()
+        except queue.Empty:
+            for thread in threads:
+                thread.join(timeout=0.05)
+
+
+def extract_videos(paths: Iterable[str | os.PathLike], store: FeatureStore, extractors: Mapping[str, VideoExtractor],
+                   config: ExtractConfig = ExtractConfig(), force: bool = False,
+                   decode_stats: dict[str, DecodeStats] | None = None,
+                   taps: Sequence[DecodeTap] = ()) -> list[ExtractRecord]:
+    """Extract every extractor's features for every video that needs them, decoding each video once.
+
+    Returns one record per video, in the order of `paths` (done / skipped / failed with a reason);
+    unreadable videos fail alone. A video another run was extracting into the same store is waited
+    for at the end and not computed again: its record says skipped, "done by another run".
+    `decode_stats`, when given, receives each decoded video's DecodeStats. `taps` receive the
+    frames they ask for from the same decode pass (a video only a tap wants is decoded for it
+    alone: its record says skipped, FEATURES_CURRENT).
+    """
+    paths = [Path(p) for p in paths]
+    since = datetime.now(timezone.utc)
+    written_after = since if force else None
+    jobs, records = plan_videos(paths, store, extractors, config.decode.clip_seconds, force, since, taps)
+    progress.start(PROGRESS_KEY, len(jobs) + len(records), "extract")
+    progress.advance(PROGRESS_KEY, len(records))
+    stats = decode_stats if decode_stats is not None else {}
+    deferred: list[VideoJob] = []
+    if jobs:
+        finished, deferred = ExtractionEngine(jobs, store, extractors, config, stats, written_after, taps).run()
+        records += finished
+    for job in deferred:
+        records.append(_after_other_run(job, store, extractors, config, stats, written_after, taps))
+    rank = {vid: i for i, vid in reversed(list(enumerate(video_id(p) for p in paths)))}
+    return sorted(records, key=lambda r: rank.get(r.vid, len(rank)))
+
+
+def _after_other_run(job: VideoJob, store: FeatureStore, extractors: Mapping[str, VideoExtractor],
+                     config: ExtractConfig, stats: dict[str, DecodeStats], written_after: datetime | None,
+                     taps: Sequence[DecodeTap]) -> ExtractRecord:
+    """A video another run held: wait for its claim, then do only what that run left."""
+    log.info("%s: claimed by another run; waiting for it", job.vid)
+    claim = store.claim(job.entry_names())  # holding no other claim, so waiting cannot deadlock
+    try:
+        job.needed = needed_extractors(store, job.vid, job.path, job.needed, extractors, config.decode.clip_seconds,
+                                       written_after)
+        if job.needed or any(tap.wanted(job.vid, job.path) for tap in taps):
+            redo = VideoJob(vid=job.vid, path=job.path, needed=job.needed, claim=claim, planned=job.planned)
+            return ExtractionEngine([redo], store, extractors, config, stats, written_after, taps).run()[0][0]
+    finally:
+        claim.release()
+    log.info("%s: %s", job.vid, DONE_ELSEWHERE)
+    progress.advance(PROGRESS_KEY)
+    return ExtractRecord(vid=job.vid, path=str(job.path), status="skipped", extractors=list(extractors),
+                         reason=DONE_ELSEWHERE)

@@ -1,0 +1,96 @@
+"""A decode worker: takes videos, claims and decodes each once, preprocesses clips, feeds the taps."""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+
+from pipeline.extract.config import DONE_ELSEWHERE, ExtractConfig
+from pipeline.extract.messages import (
+    ClipsReady,
+    VideoDecoded,
+    VideoDeferred,
+    VideoFailed,
+    VideoSettled,
+    WorkerCrashed,
+    WorkerDone,
+)
+from pipeline.extract.plan import VideoJob
+from pipeline.extract.taps import DecodeTap, TapSession
+from pipeline.extractors import VideoExtractor
+from pipeline.video.clips import DecodeStats, VideoDecodeError
+from pipeline.video.reader import decode_clips, probe_video
+
+
+class DecodeWorker:
+    """Run in a thread: takes videos from `jobs` until none is left or `stop` is set, and puts
+    `Message`s on `out` (always ending with WorkerDone). A video whose entries another run holds is
+    deferred; an unreadable one fails alone; any other error stops this worker (WorkerCrashed)."""
+
+    def __init__(self, jobs: queue.Queue, out: queue.Queue, extractors: Mapping[str, VideoExtractor],
+                 config: ExtractConfig, stats: dict[str, DecodeStats], pool: ThreadPoolExecutor,
+                 claim: Callable[[VideoJob], bool], taps: Sequence[DecodeTap], stop: threading.Event):
+        self.jobs, self.out, self.extractors, self.config = jobs, out, extractors, config
+        self.stats, self.pool, self.claim, self.taps, self.stop = stats, pool, claim, taps, stop
+
+    def __call__(self) -> None:
+        try:
+            while not self.stop.is_set():
+                try:
+                    job = self.jobs.get_nowait()
+                except queue.Empty:
+                    return
+                if not self._one(job):
+                    return
+        finally:
+            self.out.put(WorkerDone())
+
+    def _one(self, job: VideoJob) -> bool:
+        """One video; False when the worker must stop."""
+        sessions: list[TapSession] = []
+        try:
+            if not self.claim(job):
+                self.out.put(VideoDeferred(job.vid))
+                return True
+            info = probe_video(job.path) if job.needed or self.taps else None
+            for tap in self.taps:  # one by one: a tap raising leaves the sessions opened before it to fail()
+                session = tap.open(job.vid, job.path, info)
+                if session is not None:
+                    sessions.append(session)
+            if not job.needed and not sessions:
+                self.out.put(VideoSettled(job.vid, DONE_ELSEWHERE if job.planned else ""))
+                return True
+            self._decode(job, info, sessions)
+            return True
+        except VideoDecodeError as exc:
+            for session in sessions:
+                session.fail(exc.reason)
+            self.out.put(VideoFailed(job.vid, exc.reason))
+            return True
+        except Exception as exc:  # a bug or a broken environment: stop the run
+            for session in sessions:  # let the taps drop what they hold for this video
+                session.fail(f"extraction stopped: {exc}")
+            self.out.put(WorkerCrashed(job.vid, exc))
+            return False
+
+    def _decode(self, job: VideoJob, info, sessions: list[TapSession]) -> None:
+        """Decode the video once: its clips to the engine, its chunks to every tap session."""
+        consumers = {name: self.extractors[name].sampling for name in job.needed}
+        for session in sessions:
+            consumers.update(session.consumers)
+        stats = self.stats[job.vid] = DecodeStats()
+        decode = self.config.decode
+        n_clips = 0
+        for chunk in decode_clips(job.path, consumers, decode.clip_seconds, decode.chunk_seconds, decode.backend,
+                                  info, stats):
+            for name in job.needed:
+                tensors = list(self.pool.map(self.extractors[name].preprocess_clip, chunk.frames[name]))
+                self.out.put(ClipsReady(job.vid, name, chunk.first_clip, tensors))
+            for session in sessions:
+                session.feed(chunk)
+            n_clips = chunk.first_clip + len(chunk.clip_times)
+        while sessions:  # a closed session leaves the list: fail() is for the unfinished only
+            sessions.pop(0).close(stats)
+        self.out.put(VideoDecoded(job.vid, n_clips))
