@@ -142,7 +142,7 @@ def time_train_step(batch: dict, device: str, repeats: int) -> float | None:
     return statistics.median(times)
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=2000, help="samples (one video + one query each)")
     parser.add_argument("--batch", type=int, default=32)
@@ -154,8 +154,11 @@ def main() -> None:
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--steps", type=int, default=3, help="timed training steps (after one warm-up)")
     parser.add_argument("--store", type=Path, default=None, help="reuse/keep a store folder here")
-    args = parser.parse_args()
+    return parser.parse_args()
 
+
+def main() -> None:
+    args = parse_args()
     print(describe_machine(args.device))
     rows = make_rows(args.n)
     tmp = None

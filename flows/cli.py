@@ -1,4 +1,10 @@
-"""The `videolights` command line: each command runs one flow with a progress bar and a summary."""
+"""The `videolights` command line, with progress bars and a summary at the end of each command.
+
+decode, extract, synthesize, run and compare run Prefect flows (fan-out, retries, step caching,
+artifacts); train, infer, predict, evaluate, model-info and import/export-features call pipeline/
+directly: each is one local process with nothing to orchestrate (`run` and `compare` put training
+and evaluation into flows when they are steps of a larger run).
+"""
 
 from __future__ import annotations
 
@@ -294,6 +300,10 @@ def train_cmd(
         raise typer.Exit(code=130)
     except (FileNotFoundError, FileExistsError, ValueError, AnnotationError, MissingFeaturesError) as exc:
         fail(str(exc))
+    _echo_trained(preset, init_from, result)
+
+
+def _echo_trained(preset: str, init_from: Path | None, result) -> None:
     typer.echo(f"trained {preset}: epochs {result.first_epoch}..{result.final_epoch} in {result.seconds:.1f} s")
     if result.missing_keys or result.unexpected_keys:
         typer.echo(f"init from {init_from}: {len(result.missing_keys)} missing keys {result.missing_keys[:5]}, "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from prefect import flow, task
+from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
@@ -49,5 +49,5 @@ def compare_flow(config: CompareConfig) -> CompareResult:
         create_table_artifact(table_rows(rows, config.headline), key="model-comparison",
                               description=f"models compared on {config.dataset_kind} ({config.val_annotations})")
     create_markdown_artifact(result.markdown, key="model-comparison-report", description="model comparison table")
-    print(result.summary().text())
+    get_run_logger().info(result.summary().text())
     return result

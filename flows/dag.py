@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from prefect import flow, task
+from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
@@ -146,7 +146,7 @@ def pipeline_flow(config: PipelineConfig, refresh: list[Step] | None = None) -> 
                               description=f"{config.name}: val metrics (%) of each model and the chance level")
     create_markdown_artifact(report.markdown(), key=_artifact_key(config.name, "report"),
                              description=f"{config.name}: steps done / skipped / failed, metrics, outputs")
-    print(report.text())
+    get_run_logger().info(report.text())
     if not report.ok:
         raise PipelineFailed(report)
     return report

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from prefect import flow, task, unmapped
+from prefect import flow, get_run_logger, task, unmapped
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import ThreadPoolTaskRunner
@@ -44,7 +44,7 @@ def decode_flow(videos: list[str], store: str, config: DecodeConfig = DecodeConf
     progress.finish(PROGRESS_KEY)
     summary = RunSummary.from_records("decode", records, seconds=time.perf_counter() - started)
     create_markdown_artifact(summary.markdown(), key="decode-summary", description="decode run summary")
-    print(summary.text())
+    get_run_logger().info(summary.text())
     return summary
 
 

@@ -12,22 +12,18 @@ import contextlib
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Literal
-from uuid import UUID
 
-import torch
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
-from prefect.client.orchestration import get_client
-from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 from prefect.client.schemas.objects import FlowRun
 from prefect.deployments import run_deployment
 from prefect.exceptions import MissingResult
 from prefect.task_runners import ThreadPoolTaskRunner
 from prefect_dask import DaskTaskRunner
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 
+from flows.fanout import FanOut, dask_task_runner, make_shards, on_worker_gpu, wait_for_runs
 from flows.retrying import retry_transient
 from pipeline.common import progress
 from pipeline.common.summary import RunSummary
@@ -51,37 +47,6 @@ from pipeline.synthetic import (
 )
 from pipeline.video import list_videos, video_id
 from storage import FeatureStore
-
-#: The shard deployment of the GPU work pool (see prefect.yaml).
-GPU_SHARD_DEPLOYMENT = "extract-shard/extract-shard-gpu"
-#: The API serves at most this many flow runs per read.
-_PAGE = 200
-
-
-class FanOut(BaseModel):
-    """How the shards of an extraction are spread out.
-
-    Attributes:
-        mode: "tasks": shards are tasks of this flow run, one at a time in this process (the default).
-            "deployments": each shard is a run of `deployment`, all created at once and waited for;
-            how many run at the same time is bounded by the work pool's concurrency limit and the
-            deployment's `concurrency_limit` (prefect.yaml), not by this flow.
-            "dask": shards are tasks on a local Dask cluster of `workers` processes; with
-            `device="cuda"`, one worker per visible GPU and worker n extracts on `cuda:n`.
-        deployment: the shard deployment ("flow name/deployment name") of mode "deployments".
-        workers: Dask workers of mode "dask"; None: one per visible GPU on "cuda", else 2.
-        timeout_s: how long mode "deployments" waits for its shard runs, in seconds; the videos of
-            runs still unfinished then are reported failed (the runs themselves go on).
-        poll_s: seconds between two reads of the shard runs' states.
-    """
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-    mode: Literal["tasks", "deployments", "dask"] = "tasks"
-    deployment: str = GPU_SHARD_DEPLOYMENT
-    workers: int | None = Field(default=None, ge=1)
-    timeout_s: float = Field(default=24 * 3600.0, gt=0)
-    poll_s: float = Field(default=5.0, gt=0)
-
 
 class SharedDecode(BaseModel):
     """Other stages' work done on the extraction's decode pass (fan-out mode "tasks").
@@ -132,25 +97,6 @@ class ExtractSummary(RunSummary):
     synthesized: int = 0
 
 
-def on_worker_gpu(config: ExtractConfig) -> ExtractConfig:
-    """On a Dask worker, a bare "cuda" device becomes that worker's own GPU: worker n -> cuda:n.
-
-    LocalCluster names its workers 0..N-1 and the "dask" fan-out starts one per GPU, so each
-    worker owns one GPU. Anywhere else (or for "cpu", "cuda:N") the config is returned unchanged.
-    """
-    if config.device != "cuda":
-        return config
-    from distributed import get_worker
-
-    try:
-        worker = get_worker()
-    except ValueError:  # not running on a Dask worker
-        return config
-    if not isinstance(worker.name, int) or torch.cuda.device_count() == 0:
-        return config
-    return config.model_copy(update={"device": f"cuda:{worker.name % torch.cuda.device_count()}"})
-
-
 # Retries cover transient errors (a GPU hiccup, a network store); finished videos are skipped on retry
 # because the store already holds them. The store decides what is current, so Prefect's cache is off.
 @task(name="extract-shard", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5,
@@ -167,11 +113,11 @@ def extract_shard_task(index: int, videos: list[str], store_url: str, config: Ex
                 synthesis = stack.enter_context(open_synthesis(store, shared.synthesis.out, shared.synthesis.config,
                                                                videos=shared.synthesis.videos, contain_errors=True))
             except (OutputLockedError, OutputMismatchError) as exc:  # the synthesize step reports it
-                print(f"synthesis left to its own step: {exc}")
+                get_run_logger().warning("synthesis left to its own step: %s", exc)
         taps = [tap for tap in (grid, synthesis) if tap is not None]
         records = extract_videos(videos, store, extractors, config, force, taps=taps)
     if synthesis is not None and synthesis.summary.failed:
-        print(synthesis.summary.text())
+        get_run_logger().warning(synthesis.summary.text())
     return ShardResult(records=records, grids=sum(r.status == "done" for r in grid.records) if grid else 0,
                        synthesized=synthesis.summary.done if synthesis else 0)
 
@@ -201,13 +147,8 @@ def extract_shard_flow(videos: list[str], store: str, config: ExtractConfig = Ex
         result = result.merge(ShardResult(queries=encode_queries_task(queries, store, config, force)))
     summary = RunSummary.from_records(f"extract shard {index}", result.records, seconds=time.perf_counter() - started)
     summary.notes += [f"queries: {n} {name} encoded" for name, n in result.queries.items()]
-    print(summary.text())
+    get_run_logger().info(summary.text())
     return result
-
-
-def make_shards(videos: Sequence[str | Path], shard_size: int) -> list[list[str]]:
-    size = max(1, shard_size)
-    return [[str(p) for p in videos[i:i + size]] for i in range(0, len(videos), size)]
 
 
 def read_queries(annotations: Sequence[tuple[str, str]]) -> dict[str, str]:
@@ -228,20 +169,6 @@ def run_shards(shards: list[list[str]], store: str, config: ExtractConfig, force
         with dask_task_runner(config, fanout) as runner:
             return _through_tasks(runner, shards, store, config, force, annotations)
     return _through_tasks(None, shards, store, config, force, annotations, shared)
-
-
-def dask_task_runner(config: ExtractConfig, fanout: FanOut) -> DaskTaskRunner:
-    """A local Dask cluster: one single-threaded worker process per GPU (or `fanout.workers`)."""
-    gpus = torch.cuda.device_count() if config.device == "cuda" else 0
-    workers = fanout.workers or gpus or 2
-    # The workers report their task runs to this flow run's API. Without a server (Prefect's local
-    # ephemeral mode) its URL is in no environment variable, and each worker would start a server of its own.
-    with get_client(sync_client=True) as client:
-        env = {"PREFECT_API_URL": str(client.api_url).rstrip("/")}
-    # One thread per worker: a worker runs one shard at a time on its GPU. No dashboard: it needs
-    # a free port (and bokeh), and runs here are short-lived.
-    return DaskTaskRunner(cluster_kwargs={"n_workers": workers, "threads_per_worker": 1, "processes": True,
-                                          "dashboard_address": None, "env": env})
 
 
 def _through_tasks(runner: DaskTaskRunner | None, shards: list[list[str]], store: str, config: ExtractConfig,
@@ -283,21 +210,6 @@ def _through_deployments(shards: list[list[str]], store: str, config: ExtractCon
         merged = merged.merge(_shard_result(latest.get(run.id, run), shard, params.get("annotations"),
                                             fanout.timeout_s))
     return merged
-
-
-def wait_for_runs(ids: list[UUID], timeout_s: float, poll_s: float) -> dict[UUID, FlowRun]:
-    """Poll the flow runs until all are final or `timeout_s` passed; their latest reads by id."""
-    deadline = time.monotonic() + timeout_s
-    latest: dict[UUID, FlowRun] = {}
-    with get_client(sync_client=True) as client:
-        while True:
-            pending = [i for i in ids if not (i in latest and latest[i].state and latest[i].state.is_final())]
-            for start in range(0, len(pending), _PAGE):
-                page = FlowRunFilter(id=FlowRunFilterId(any_=pending[start:start + _PAGE]))
-                latest.update({r.id: r for r in client.read_flow_runs(flow_run_filter=page, limit=_PAGE)})
-            if not pending or time.monotonic() >= deadline:
-                return latest
-            time.sleep(poll_s)
 
 
 def _shard_result(run: FlowRun, shard: list[str], annotations: str | None, timeout_s: float) -> ShardResult:
@@ -358,5 +270,5 @@ def extract_flow(store: str, video_dir: str, annotations: str | None = None, dat
     if config.preset == "tiny":
         summary.notes.append("preset tiny: random small encoders, for tests and demos only")
     create_markdown_artifact(summary.markdown(), key="extract-summary", description="extract run summary")
-    print(summary.text())
+    get_run_logger().info(summary.text())
     return summary

@@ -6,13 +6,14 @@ import time
 from pathlib import Path
 from typing import Annotated
 
-from prefect import flow, task
+from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import ThreadPoolTaskRunner
 from pydantic import BaseModel, ConfigDict, Field
 
-from flows.extract import FanOut, make_shards, read_queries, run_shards
+from flows.extract import read_queries, run_shards
+from flows.fanout import FanOut, make_shards
 from pipeline.common import progress
 from pipeline.common.summary import RunSummary
 from pipeline.datasets.readers import DatasetKind, read_annotations
@@ -155,5 +156,5 @@ def regenerate_features_flow(store: str, sources: Annotated[list[VideoSource], F
     if config.preset == "tiny":
         summary.notes.append("preset tiny: random small encoders, for tests and demos only")
     create_markdown_artifact(summary.markdown(), key="regenerate-summary", description="regenerate-features summary")
-    print(summary.text())
+    get_run_logger().info(summary.text())
     return summary

@@ -40,7 +40,9 @@ def run(
     typer.echo(f"running {config.name} from {config_file} in {config.workdir}", err=True)
     try:
         with RichProgress() as bar, progress.listening(bar):
-            pipeline_flow(config=config, refresh=list(refresh))
+            report = pipeline_flow(config=config, refresh=list(refresh))
     except PipelineFailed as exc:
+        typer.echo(exc.report.text())
         typer.secho(f"{config.name} failed: {exc}", fg=typer.colors.RED, err=True)
         raise typer.Exit(code=1) from None
+    typer.echo(report.text())

@@ -8,7 +8,7 @@ evaluation by Prefect's cache keyed on the step plan (see flows/caching.py).
 
 from __future__ import annotations
 
-from prefect import flow, task
+from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.states import State
@@ -48,7 +48,7 @@ def synthesize_flow(config: PipelineConfig, refresh: bool = False) -> RunSummary
     videos finished by an earlier run are skipped (the jsonl resumes), `refresh` starts the jsonl over."""
     summary = synthesize_task(config, refresh)
     create_markdown_artifact(summary.markdown(), key="synthesize-summary", description="synthesize run summary")
-    print(summary.text())
+    get_run_logger().info(summary.text())
     return summary
 
 
@@ -92,7 +92,8 @@ def pretrain_flow(config: PipelineConfig, refresh: bool = False) -> TrainRecord:
     """Pretrain on the synthetic rows (validated on the dataset's val split); skipped when a finished
     run with the same key exists, continued from its last checkpoint when a run was killed."""
     record, cached = _train("pretrain", config, refresh)
-    print(f"pretrain: {'cached' if cached else 'trained'} {record.out_dir} (epoch {record.final_epoch})")
+    get_run_logger().info("pretrain: %s %s (epoch %d)", "cached" if cached else "trained", record.out_dir,
+                          record.final_epoch)
     return record
 
 
@@ -100,7 +101,8 @@ def pretrain_flow(config: PipelineConfig, refresh: bool = False) -> TrainRecord:
 def finetune_flow(config: PipelineConfig, refresh: bool = False) -> TrainRecord:
     """Train on the dataset's train split, from the pretrained weights when pretraining is on."""
     record, cached = _train("finetune", config, refresh)
-    print(f"finetune: {'cached' if cached else 'trained'} {record.out_dir} (epoch {record.final_epoch})")
+    get_run_logger().info("finetune: %s %s (epoch %d)", "cached" if cached else "trained", record.out_dir,
+                          record.final_epoch)
     return record
 
 
@@ -112,5 +114,5 @@ def evaluate_flow(config: PipelineConfig, checkpoint: str, name: str = "finetune
     plan = plan_evaluate(name, checkpoint, config, paths, test=test)
     record, cached = _run_cached(evaluate_task.with_options(task_run_name=f"evaluate {name}"), plan, paths.workdir,
                                  eval_outputs_present(plan), refresh)
-    print(f"evaluate {name}: {'cached' if cached else 'evaluated'} {record.metrics_path}")
+    get_run_logger().info("evaluate %s: %s %s", name, "cached" if cached else "evaluated", record.metrics_path)
     return record

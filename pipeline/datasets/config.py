@@ -18,7 +18,7 @@ TEXT_ORDER: tuple[str, ...] = ("clip", "blip2")
 
 #: Per-kind defaults taken from the release's training scripts (spec: Training presets).
 KIND_DEFAULTS: dict[str, dict[str, Any]] = {
-    kind: {"clip_seconds": info.clip_seconds, "max_v_l": info.max_clips} for kind, info in KINDS.items()
+    kind: {"clip_seconds": info.clip_seconds, "max_clips": info.max_clips} for kind, info in KINDS.items()
 }
 
 
@@ -29,13 +29,13 @@ class DatasetConfig(BaseModel):
         kind: annotation format and target rules: "qvhighlights", "charades_sta", "tvsum" or
             "pretrain" (synthetic rows in the QVHighlights format).
         split: "train" samples saliency pairs per epoch and randomly crops videos longer than
-            max_v_l; "eval" keeps the first max_v_l clips and draws its pairs once (fixed).
+            max_clips; "eval" keeps the first max_clips clips and draws its pairs once (fixed).
         video_extractors: store extractor names concatenated per clip, in the order SlowFast,
             CLIP, BLIP-2. Default SlowFast + CLIP; the "-B" models add "blip2".
         text_encoders: store text encoders concatenated per token, CLIP then BLIP-2.
         clip_seconds: seconds per clip (None = the kind's default: 2 s, 1 s for Charades-STA).
-        max_v_l: most clips per sample (None = the kind's default: 75, 1000 for TVSum).
-        max_q_l: most query tokens per encoder (tokens after it are dropped).
+        max_clips: most clips per sample (None = the kind's default: 75, 1000 for TVSum).
+        max_query_tokens: most query tokens per encoder (tokens after it are dropped).
         temporal_endpoints: append [i/L, (i+1)/L] to clip i (2 extra video dims).
         normalize: L2-normalise each encoder's rows before concatenation.
         norm_eps: added to the row norm: x / (||x|| + eps), as the release does.
@@ -48,7 +48,7 @@ class DatasetConfig(BaseModel):
             pretraining did.
         domain: TVSum only: keep the videos of this domain ("BK", "BT", ...; one model per
             domain, as the paper trains); None keeps every row.
-        crop: in training, videos longer than max_v_l are cut to a "random" max_v_l-clip crop
+        crop: in training, videos longer than max_clips are cut to a "random" max_clips-clip crop
             that keeps the target windows when it can, or to their first clips ("head").
         seed: seed of every random choice; a sample depends only on (seed, epoch, index).
         cache: load every needed store entry once into contiguous in-memory arrays.
@@ -62,8 +62,8 @@ class DatasetConfig(BaseModel):
     video_extractors: tuple[VideoExtractor, ...] = ("slowfast", "clip")
     text_encoders: tuple[TextEncoder, ...] = ("clip",)
     clip_seconds: float = Field(None, gt=0, description="Seconds per clip (filled from the kind).")
-    max_v_l: int = Field(None, ge=1, description="Most clips per sample (filled from the kind).")
-    max_q_l: int = Field(32, ge=1, description="Most query tokens kept per text encoder.")
+    max_clips: int = Field(None, ge=1, description="Most clips per sample (filled from the kind).")
+    max_query_tokens: int = Field(32, ge=1, description="Most query tokens kept per text encoder.")
     temporal_endpoints: bool = True
     normalize: bool = True
     norm_eps: float = Field(1e-5, ge=0, description="Epsilon of the L2 normalisation.")

@@ -34,7 +34,7 @@ class Sample:
 
     Attributes:
         video: per video extractor, in concatenation order, (L, D_e) features of the kept clips.
-        text: per text encoder, in concatenation order, (N, D_e) token features (N <= max_q_l).
+        text: per text encoder, in concatenation order, (N, D_e) token features (N <= max_query_tokens).
         spans_cxw: float32 (n, 2) normalised (centre, width) target windows; None without moments
             (TVSum) or without labels (test rows).
         saliency: saliency targets; None without labels.
@@ -93,7 +93,7 @@ class VideoLightsDataset(Dataset):
         self.features: FeatureSource
         if config.cache:
             self.features = CachedFeatures.load(store, shapes, config.cache_workers,
-                                                max_rows={"text": config.max_q_l})
+                                                max_rows={"text": config.max_query_tokens})
         else:
             self.features = StoreFeatures(store)
         self.assembly = Assembly(config.temporal_endpoints, config.normalize, config.norm_eps)
@@ -139,7 +139,7 @@ class VideoLightsDataset(Dataset):
         crop = choose_crop(n_available, windows, cfg, rng)
         video = tuple(v[crop.offset:crop.offset + crop.n_clips] for v in video)
         text = [self.features.text(e, str(row.qid)) for e in cfg.text_encoders]
-        n_tokens = min(cfg.max_q_l, *(t.shape[0] for t in text))  # cut to the shortest encoder
+        n_tokens = min(cfg.max_query_tokens, *(t.shape[0] for t in text))  # cut to the shortest encoder
         if n_tokens == 0:
             raise ValueError(f"{self.rows.where(index)}: query {row.qid!r} has 0 tokens in the store "
                              f"(encoders {list(cfg.text_encoders)}); expected at least one token")

@@ -112,7 +112,7 @@ class CachedFeatures:
             store: the feature store.
             shapes: what check_entries returned.
             workers: reader threads.
-            max_rows: per kind, rows kept per entry (e.g. {"text": max_q_l}); None keeps all.
+            max_rows: per kind, rows kept per entry (e.g. {"text": max_query_tokens}); None keeps all.
         """
         start = time.perf_counter()
         arrays, index, jobs = {}, {}, []

@@ -44,8 +44,8 @@ def dataset_config(experiment: ExperimentConfig, kind: str, split: str, *, cache
     train = experiment.train
     return DatasetConfig(kind=kind, split=split, video_extractors=features.video, text_encoders=features.text,
                          temporal_endpoints=features.temporal_endpoints, clip_seconds=train.clip_seconds,
-                         max_v_l=train.max_clips, max_q_l=train.max_query_tokens, seed=train.seed, cache=cache,
-                         **overrides)
+                         max_clips=train.max_clips, max_query_tokens=train.max_query_tokens, seed=train.seed,
+                         cache=cache, **overrides)
 
 
 def read_split(path: str | os.PathLike, kind: str, domain: str | None = None) -> Annotations:

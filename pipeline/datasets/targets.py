@@ -47,13 +47,13 @@ def choose_crop(n_available: int, windows_sec: np.ndarray, cfg: DatasetConfig,
                 rng: np.random.Generator) -> Crop:
     """Pick the kept clips of a video with `n_available` clips.
 
-    Eval (and crop="head") keeps the first max_v_l clips, as the release does. Training with
-    crop="random" draws a max_v_l-clip crop uniformly among those that contain every target
-    window (all of their span when it is longer than max_v_l), like moment_detr's MAD window
+    Eval (and crop="head") keeps the first max_clips clips, as the release does. Training with
+    crop="random" draws a max_clips-clip crop uniformly among those that contain every target
+    window (all of their span when it is longer than max_clips), like moment_detr's MAD window
     slicing; videos without windows (TVSum) get a uniform crop.
     """
-    length = min(n_available, cfg.max_v_l)
-    if n_available <= cfg.max_v_l or cfg.split == "eval" or cfg.crop == "head":
+    length = min(n_available, cfg.max_clips)
+    if n_available <= cfg.max_clips or cfg.split == "eval" or cfg.crop == "head":
         return Crop(0, length)
     top = n_available - length
     if len(windows_sec) == 0:
@@ -61,7 +61,7 @@ def choose_crop(n_available: int, windows_sec: np.ndarray, cfg: DatasetConfig,
     need_start = max(0, min(top, math.floor(float(windows_sec[:, 0].min()) / cfg.clip_seconds)))
     need_end = min(n_available, math.ceil(float(windows_sec[:, 1].max()) / cfg.clip_seconds))
     lo, hi = max(0, need_end - length), min(need_start, top)
-    if lo > hi:  # the windows span more than max_v_l clips: crop inside their span
+    if lo > hi:  # the windows span more than max_clips clips: crop inside their span
         lo, hi = need_start, min(need_end - length, top)
     return Crop(int(rng.integers(lo, hi + 1)), length)
 

@@ -14,7 +14,10 @@ N_CLIPS = 16
 LEARNER = {"dec_layers": 2, "input_dropout": 0.1}
 #: Epochs of 8 steps. TaskWeave needs more: its joint loss weighs the moment terms as the release
 #: does (L1 + gIoU + CE unweighted, vs 10 L1 + gIoU + 4 CE for the others), so MR learns more
-#: slowly (R1@0.5 of seeds 1-3 after 15 epochs: 34-72%, after 20: 69-94%).
+#: slowly, and its path depends on the CPU's kernels. Best held-out R1@0.5 of 14 runs (seeds
+#: 1-5 and 7, 1 and 2 torch threads, ATEN_CPU_CAPABILITY default (AVX-512) and avx2, on a 2-core
+#: AMD EPYC): after 20 epochs 40.6-96.9 (seed 7 fails the bar), after 40 epochs 81.2-100; TR-DETR
+#: after 15 epochs 90.6-100 (6 runs). The bar is 3x chance = 56.25.
 EPOCHS = {"trdetr-tiny": 15, "taskweave-tiny": 40}
 
 

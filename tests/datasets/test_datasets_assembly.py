@@ -124,7 +124,7 @@ def test_max_windows_keeps_a_subset(qvh_rows, qvh_features) -> None:
 
 def test_charades_one_second_clips(charades_rows, charades_features) -> None:
     cfg = DatasetConfig(kind="charades_sta", split="eval")
-    assert cfg.clip_seconds == 1.0 and cfg.max_v_l == 75
+    assert cfg.clip_seconds == 1.0 and cfg.max_clips == 75
     ds = VideoLightsDataset(charades_rows, charades_features.store, cfg)
     batch = _batch(ds)
     assert batch["src_vid"].shape[2] == VIDEO_DIMS["slowfast"] + VIDEO_DIMS["clip"] + 2
@@ -143,7 +143,7 @@ def test_charades_one_second_clips(charades_rows, charades_features) -> None:
 
 
 def test_charades_training_crop_keeps_the_window(charades_rows, charades_features) -> None:
-    cfg = DatasetConfig(kind="charades_sta", max_v_l=12, video_extractors=("slowfast", "clip"))
+    cfg = DatasetConfig(kind="charades_sta", max_clips=12, video_extractors=("slowfast", "clip"))
     ds = VideoLightsDataset(charades_rows, charades_features.store, cfg)
     offsets = set()
     for epoch in range(4):
@@ -166,7 +166,7 @@ def test_charades_training_crop_keeps_the_window(charades_rows, charades_feature
 
 def test_tvsum_per_clip_targets(tvsum_rows, tvsum_features) -> None:
     ds = VideoLightsDataset(tvsum_rows, tvsum_features.store, DatasetConfig(kind="tvsum"))
-    assert ds.config.max_v_l == 1000
+    assert ds.config.max_clips == 1000
     batch = _batch(ds)
     assert "span_labels" not in batch
     assert batch["saliency_pos_labels"].shape == (len(tvsum_rows), 1)

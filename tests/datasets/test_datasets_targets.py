@@ -12,7 +12,7 @@ from pipeline.datasets.targets import choose_crop
 
 
 def test_random_crops_keep_windows_that_fit() -> None:
-    cfg = DatasetConfig(kind="charades_sta", max_v_l=20)
+    cfg = DatasetConfig(kind="charades_sta", max_clips=20)
     rng = np.random.default_rng(0)
     for _ in range(500):
         n = int(rng.integers(21, 200))
@@ -30,7 +30,7 @@ def test_random_crops_keep_windows_that_fit() -> None:
 def test_crops_of_short_videos_eval_and_head() -> None:
     rng = np.random.default_rng(0)
     windows = np.array([[100.0, 110.0]])
-    train = DatasetConfig(kind="charades_sta", max_v_l=20)
+    train = DatasetConfig(kind="charades_sta", max_clips=20)
     assert choose_crop(15, windows, train, rng) == choose_crop(15, windows, train, rng)
     assert choose_crop(15, windows, train, rng).n_clips == 15
     for cfg in (train.model_copy(update={"split": "eval"}), train.model_copy(update={"crop": "head"})):

@@ -131,6 +131,32 @@ def test_deployments_fan_out_extract_shards_and_regenerate_only_what_is_missing(
         raise
 
 
+def _start_stack(stack: Stack) -> None:
+    stack.start("server", "server", "start", "--host", "127.0.0.1", "--port", str(stack.port))
+    stack.wait_healthy()
+    # the README's commands: the pool and its concurrency limit (the parent holds 1 slot, shards 2)
+    stack.cli("work-pool", "create", POOL, "--type", "process")
+    stack.cli("work-pool", "set-concurrency-limit", POOL, "3")
+    stack.cli("deploy", "--prefect-file", "prefect.yaml", "--name", "extract", "--name", "extract-shard-process",
+              "--name", "regenerate-features", timeout=600)
+    stack.start("worker", "worker", "start", "--pool", POOL, "--name", "test-worker")
+
+
+def _regenerate_new_and_changed(client, deployment_id, videos: Path, store_url: str) -> float:
+    """One new video, one changed file; the other two are current: regenerate does those two only."""
+    _video(videos, "vid03", frames=25)
+    _video(videos, "vid00", frames=36)
+    t0 = time.monotonic()
+    regen = _run(client, deployment_id, {"store": store_url, "sources": [{"video_dir": str(videos)}],
+                                         "config": CONFIG, "shard_size": 2, "fanout": {"mode": "tasks"}})
+    assert regen.state.is_completed(), regen.state
+    plan = _artifact(client, regen, "regenerate-plan")
+    assert "| video/clip | 2 | 1 | 1 |" in plan and "`video/clip/vid00` | source changed" in plan
+    assert "Missing: `video/clip/vid03`" in plan
+    assert "| 2 | 0 | 0 |" in _artifact(client, regen, "regenerate-summary")
+    return time.monotonic() - t0
+
+
 def _scenario(stack: Stack, tmp_path: Path) -> None:
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterParentFlowRunId
@@ -143,14 +169,7 @@ def _scenario(stack: Stack, tmp_path: Path) -> None:
         _video(videos, f"vid{i:02d}", frames=30 + i)
     store_url = str(tmp_path / "store")
 
-    stack.start("server", "server", "start", "--host", "127.0.0.1", "--port", str(stack.port))
-    stack.wait_healthy()
-    # the README's commands: the pool and its concurrency limit (the parent holds 1 slot, shards 2)
-    stack.cli("work-pool", "create", POOL, "--type", "process")
-    stack.cli("work-pool", "set-concurrency-limit", POOL, "3")
-    stack.cli("deploy", "--prefect-file", "prefect.yaml", "--name", "extract", "--name", "extract-shard-process",
-              "--name", "regenerate-features", timeout=600)
-    stack.start("worker", "worker", "start", "--pool", POOL, "--name", "test-worker")
+    _start_stack(stack)
     print(f"server, pool, deployments and worker up in {time.monotonic() - started:.0f} s")
 
     with temporary_settings({PREFECT_API_URL: stack.api}), get_client(sync_client=True) as client:
@@ -183,18 +202,7 @@ def _scenario(stack: Stack, tmp_path: Path) -> None:
         store = FeatureStore(store_url)
         assert store.keys("video", "clip") == ["vid00", "vid01", "vid02"]
 
-        # regenerate: one new video, one changed file; the other two are current
-        _video(videos, "vid03", frames=25)
-        _video(videos, "vid00", frames=36)
-        t0 = time.monotonic()
-        regen = _run(client, regenerate.id, {"store": store_url, "sources": [{"video_dir": str(videos)}],
-                                             "config": CONFIG, "shard_size": 2, "fanout": {"mode": "tasks"}})
-        regenerate_s = time.monotonic() - t0
-        assert regen.state.is_completed(), regen.state
-        plan = _artifact(client, regen, "regenerate-plan")
-        assert "| video/clip | 2 | 1 | 1 |" in plan and "`video/clip/vid00` | source changed" in plan
-        assert "Missing: `video/clip/vid03`" in plan
-        assert "| 2 | 0 | 0 |" in _artifact(client, regen, "regenerate-summary")
+        regenerate_s = _regenerate_new_and_changed(client, regenerate.id, videos, store_url)
     assert store.keys("video", "clip") == ["vid00", "vid01", "vid02", "vid03"]
     print(json.dumps({"extract_run_s": round(extract_s), "regenerate_run_s": round(regenerate_s),
                       "total_s": round(time.monotonic() - started)}))

@@ -117,7 +117,8 @@ def test_dask_fanout_runs_two_shards_on_two_cpu_workers(tmp_path):
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 
-    from flows.extract import FanOut, extract_flow
+    from flows.extract import extract_flow
+    from flows.fanout import FanOut
     from pipeline.extract import ExtractConfig
 
     _videos(tmp_path / "videos", 2, frames=20)
@@ -141,7 +142,7 @@ def test_each_dask_worker_gets_its_own_gpu():
         pytest.skip("needs a CUDA device")
     from distributed import Client, LocalCluster
 
-    from flows.extract import on_worker_gpu
+    from flows.fanout import on_worker_gpu
     from pipeline.extract import ExtractConfig
 
     n = torch.cuda.device_count()

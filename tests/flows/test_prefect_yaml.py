@@ -56,7 +56,7 @@ def test_extract_deployment_config_is_a_valid_extract_config():
 
 
 def test_fanout_deployments_name_deployments_of_this_file():
-    from flows.extract import GPU_SHARD_DEPLOYMENT, FanOut
+    from flows.fanout import GPU_SHARD_DEPLOYMENT, FanOut
 
     shard_names = {d["name"] for d in _spec()["deployments"] if d["entrypoint"] == "flows.extract:extract_shard_flow"}
     assert shard_names == {"extract-shard-process", "extract-shard-gpu"}

@@ -61,12 +61,3 @@ def test_nms_keeps_the_higher_score_of_overlapping_moments() -> None:
     assert nms([[0, 10, 0.5], [0, 9, 0.9], [30, 40, 0.1]], 0.7) == [[0, 9, 0.9], [30, 40, 0.1]]
     assert nms([[0, 10, 0.5], [5, 15, 0.9]], 0.7) == [[5, 15, 0.9], [0, 10, 0.5]]  # IoU 1/3 < 0.7
     assert nms([], 0.7) == []
-
-
-def test_doctests_of_the_window_functions() -> None:
-    import doctest
-
-    import pipeline.inference.windows
-
-    failed, attempted = doctest.testmod(pipeline.inference.windows)
-    assert attempted >= 7 and failed == 0

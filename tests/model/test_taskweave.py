@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import doctest
-import importlib
 import math
 
 import pytest
@@ -29,12 +27,6 @@ def _config(loss: dict | None = None, **model_updates) -> ExperimentConfig:
     base["model"].update(model_updates)
     base["loss"].update(loss or {})
     return ExperimentConfig.model_validate(base)
-
-
-@pytest.mark.parametrize("name", ["model.feedback", "model.losses.taskweave"])
-def test_doctests(name: str) -> None:
-    result = doctest.testmod(importlib.import_module(name))
-    assert result.failed == 0 and result.attempted > 0
 
 
 # --- converters (Sec. 3.3) ------------------------------------------------------------

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import doctest
-import importlib
 import math
 
 import pytest
@@ -29,12 +27,6 @@ def _config(**model_updates) -> ExperimentConfig:
     base = get_preset("trdetr-tiny").model_dump()
     base["model"].update(model_updates)
     return ExperimentConfig.model_validate(base)
-
-
-@pytest.mark.parametrize("name", ["model.layers.masked", "model.losses.trdetr"])
-def test_doctests(name: str) -> None:
-    result = doctest.testmod(importlib.import_module(name))
-    assert result.failed == 0 and result.attempted > 0
 
 
 # --- Eqs. 3-5: local and global regulators ---------------------------------------------

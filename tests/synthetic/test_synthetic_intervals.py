@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import doctest
-import importlib
 import math
 
 import numpy as np
@@ -21,13 +19,6 @@ from pipeline.synthetic import (
     release_score,
     score_mapping,
 )
-
-
-@pytest.mark.parametrize("name", ["pipeline.synthetic.config", "pipeline.synthetic.intervals",
-                                  "pipeline.synthetic.mapping"])
-def test_doctests(name: str) -> None:
-    result = doctest.testmod(importlib.import_module(name))
-    assert result.failed == 0 and result.attempted > 0
 
 
 @pytest.mark.parametrize("duration", [0.0, 0.5, 5.0, 9.0, 9.99])

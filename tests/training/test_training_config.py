@@ -55,7 +55,7 @@ def test_dataset_config_follows_the_models_feature_set() -> None:
     cfg = dataset_config(b, "qvhighlights", "train")
     assert cfg.video_extractors == b.features.video == ("slowfast", "clip", "blip2")
     assert cfg.text_encoders == b.features.text == ("clip", "blip2")
-    assert (cfg.max_v_l, cfg.max_q_l, cfg.clip_seconds, cfg.seed) == (75, 32, 2.0, 2018)
+    assert (cfg.max_clips, cfg.max_query_tokens, cfg.clip_seconds, cfg.seed) == (75, 32, 2.0, 2018)
     charades = dataset_config(get_preset("videolights-charades_sta"), "charades_sta", "eval")
     assert (charades.video_extractors, charades.clip_seconds, charades.split) == (("slowfast", "clip"), 1.0, "eval")
     # every model feature name is a store extractor name the datasets accept
@@ -96,18 +96,6 @@ def test_tvsum_rows_are_filtered_by_domain(tmp_path) -> None:
     assert len(read_split(path, "tvsum")) == 3
     with pytest.raises(ValueError, match="domains"):
         read_split(path, "tvsum", "VU")
-
-
-def test_doctests_of_the_training_modules() -> None:
-    import doctest
-
-    import pipeline.training.loop
-    import pipeline.training.selection
-
-    for module in (pipeline.training.selection, pipeline.training.loop):
-        failed, attempted = doctest.testmod(module)
-        assert attempted > 0 and failed == 0, module.__name__
-
 
 @pytest.mark.parametrize("preset", ["trdetr-tiny", "taskweave-tiny"])
 def test_every_registered_model_trains_and_evaluates(preset, make_config, tmp_path) -> None:
