@@ -54,6 +54,7 @@ def decode(
     from pydantic import ValidationError
 
     from flows.decode import decode_flow, with_workers
+    from flows.outcome import run_flow
     from pipeline.common import progress
     from pipeline.extract import DecodeConfig
     from pipeline.video import list_videos
@@ -68,7 +69,7 @@ def decode(
     if not videos:
         fail(f"{video_dir}: no video files found")
     with RichProgress() as bar, progress.listening(bar):
-        summary = with_workers(decode_flow, workers)(videos=videos, store=store, config=config, force=force)
+        summary = run_flow(with_workers(decode_flow, workers), videos=videos, store=store, config=config, force=force)
     typer.echo(summary.text())
     raise typer.Exit(code=0 if summary.ok else 1)
 
@@ -92,10 +93,11 @@ def extract(
     from pydantic import ValidationError
 
     from flows.extract import extract_flow
+    from flows.outcome import run_flow
     from pipeline.common import progress
     from pipeline.datasets.readers import ROW_MODELS, read_annotations
-    from pipeline.extract import DecodeConfig
     from pipeline.extract import (
+        DecodeConfig,
         ExtractConfig,
         build_text_encoders,
         build_video_extractors,
@@ -118,8 +120,9 @@ def extract(
     build_video_extractors(config)
     build_text_encoders(config)
     with RichProgress() as bar, progress.listening(bar):
-        summary = extract_flow(store=store, video_dir=str(videos), annotations=str(dataset) if dataset else None,
-                               dataset=dataset_kind, config=config, shard_size=shard_size, force=force)
+        summary = run_flow(extract_flow, store=store, video_dir=str(videos),
+                           annotations=str(dataset) if dataset else None, dataset=dataset_kind, config=config,
+                           shard_size=shard_size, force=force)
     typer.echo(summary.text())
     raise typer.Exit(code=0 if summary.ok else 1)
 

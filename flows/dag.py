@@ -16,16 +16,17 @@ from pathlib import Path
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
+from prefect.states import Failed
 
 from flows.decode import decode_flow
 from flows.extract import SharedDecode, extract_flow
+from flows.outcome import run_flow
 from flows.progress_artifacts import PrefectProgress
 from flows.steps import evaluate_flow, finetune_flow, pretrain_flow, synthesize_flow
 from pipeline.common import progress
 from pipeline.common.summary import RunSummary
 from pipeline.datasets.readers import read_annotations
-from pipeline.extract import DecodeConfig, GridTap
-from pipeline.extract import resolve_videos
+from pipeline.extract import DecodeConfig, GridTap, resolve_videos
 from pipeline.synthetic import SynthesisJob
 from pipeline.video import list_videos, video_id
 from pipeline.workflow.config import STEPS, PipelineConfig, RunPaths, Step
@@ -33,15 +34,6 @@ from pipeline.workflow.report import MetricsRow, PipelineReport, StepOutcome
 from pipeline.workflow.steps import HEADLINE, DataRecord, chance_level, prepare_data
 from storage import FeatureStore
 from storage.atomic import atomic_file
-
-
-class PipelineFailed(RuntimeError):
-    """A step failed; `report` says which, why, and what had finished."""
-
-    def __init__(self, report: PipelineReport):
-        failed = [s for s in report.steps if s.status == "failed"]
-        super().__init__("; ".join(f"{s.step}: {s.detail}" for s in failed) or "the pipeline failed")
-        self.report = report
 
 
 @task(name="prepare-data", cache_policy=NO_CACHE)
@@ -116,10 +108,10 @@ def pipeline_flow(config: PipelineConfig, refresh: list[Step] | None = None) -> 
 
     with progress.listening(PrefectProgress(config.name)):
         data: DataRecord | None = runner.run("data", True, lambda: _data(config))
-        runner.run("decode", True, lambda: _decode(config, paths, "decode" in refresh))
-        extracted = runner.run("extract", True, lambda: _extract(config, paths, refresh))
+        runner.run("decode", True, lambda: _decode(config, paths, "decode" in refresh, report))
+        extracted = runner.run("extract", True, lambda: _extract(config, paths, refresh, report))
         runner.run("synthesize", config.synthesize.enabled,
-                   lambda: _synthesize(config, "synthesize" in refresh, extracted))
+                   lambda: _synthesize(config, "synthesize" in refresh, extracted, report))
         pretrain = runner.run("pretrain", config.pretrain.enabled,
                               lambda: _train_step(pretrain_flow, config, "pretrain" in refresh))
         zero_shot = runner.run("zero_shot", config.pretrain.enabled and config.evaluate.zero_shot,
@@ -147,8 +139,8 @@ def pipeline_flow(config: PipelineConfig, refresh: list[Step] | None = None) -> 
     create_markdown_artifact(report.markdown(), key=_artifact_key(config.name, "report"),
                              description=f"{config.name}: steps done / skipped / failed, metrics, outputs")
     get_run_logger().info(report.text())
-    if not report.ok:
-        raise PipelineFailed(report)
+    if not report.ok:  # the run ends FAILED; run_flow(pipeline_flow, ...) still returns the report
+        return Failed(message=report.failure(), data=report)
     return report
 
 
@@ -175,15 +167,17 @@ def _annotated_videos(config: PipelineConfig, paths: RunPaths) -> list[Path]:
     return resolve_videos(paths.videos, vids)[0]
 
 
-def _decode(config: PipelineConfig, paths: RunPaths, force: bool) -> tuple[RunSummary, str, bool]:
+def _decode(config: PipelineConfig, paths: RunPaths, force: bool,
+            report: PipelineReport) -> tuple[RunSummary, str, bool]:
     """Clip grids of the videos no annotation file names; the others' grids are recorded on the
     extract step's decode pass (each video decoded once), so here they are only counted."""
     settings = _decode_settings(config)
     annotated = _annotated_videos(config, paths)
     on_extract = {p.resolve() for p in annotated}
     videos = [str(p) for p in list_videos(paths.videos) if p.resolve() not in on_extract]
-    summary = (decode_flow(videos=videos, store=paths.store, config=settings, force=force) if videos
+    summary = (run_flow(decode_flow, videos=videos, store=paths.store, config=settings, force=force) if videos
                else RunSummary(step="decode"))
+    report.failed_items += summary.failed
     grids = GridTap(FeatureStore(paths.store), settings, force)
     left = sum(grids.wanted(video_id(p), p) for p in annotated)
     detail = _summary_detail(summary) + (f"; {left} left to extract's decode pass" if left else "")
@@ -200,14 +194,15 @@ def _synthesis_job(config: PipelineConfig, paths: RunPaths) -> SynthesisJob | No
                         config=settings)
 
 
-def _extract(config: PipelineConfig, paths: RunPaths, refresh: set[str]):
+def _extract(config: PipelineConfig, paths: RunPaths, refresh: set[str], report: PipelineReport):
     shared = SharedDecode(grid=_decode_settings(config), grid_force="decode" in refresh,
                           synthesis=_synthesis_job(config, paths) if "synthesize" not in refresh else None)
-    summaries = [extract_flow(store=paths.store, video_dir=str(paths.videos), annotations=str(split),
-                              dataset=config.data.kind, config=config.extract_settings(), force="extract" in refresh,
-                              shared=shared)
+    summaries = [run_flow(extract_flow, store=paths.store, video_dir=str(paths.videos), annotations=str(split),
+                          dataset=config.data.kind, config=config.extract_settings(), force="extract" in refresh,
+                          shared=shared)
                  for split in _splits(paths)]
     merged = _merge("extract", summaries)
+    report.failed_items += merged.failed
     if merged.failed and not (merged.done + merged.skipped):
         raise RuntimeError(f"no video could be extracted ({_summary_detail(merged)})")
     grids, synthesized = sum(s.grids for s in summaries), sum(s.synthesized for s in summaries)
@@ -218,10 +213,11 @@ def _extract(config: PipelineConfig, paths: RunPaths, refresh: set[str]):
     return synthesized, detail, merged.done == 0 and merged.skipped > 0 and not (grids or synthesized)
 
 
-def _synthesize(config: PipelineConfig, refresh: bool, synthesized_in_extract: int | None):
+def _synthesize(config: PipelineConfig, refresh: bool, synthesized_in_extract: int | None, report: PipelineReport):
     """The synthesize step: what the extract step's decode pass did not synthesize (videos outside
     the annotation files, or all of them when it could not share its pass)."""
-    summary = synthesize_flow(config, refresh=refresh)
+    summary = run_flow(synthesize_flow, config, refresh=refresh)
+    report.failed_items += summary.failed
     earlier = synthesized_in_extract or 0
     counts = (f"{earlier} synthesized on extract's decode pass, {summary.done} more here, {summary.failed} failed"
               if earlier else None)

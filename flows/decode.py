@@ -9,6 +9,8 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import ThreadPoolTaskRunner
 
+from flows.outcome import finish
+from flows.progress_artifacts import progress_artifacts
 from flows.retrying import retry_transient
 from pipeline.common import progress
 from pipeline.common.summary import RunSummary
@@ -31,7 +33,16 @@ def decode_video_task(path: str, store_url: str, config: DecodeConfig, force: bo
 @flow(name="decode", log_prints=True, task_runner=ThreadPoolTaskRunner(max_workers=2))
 def decode_flow(videos: list[str], store: str, config: DecodeConfig = DecodeConfig(),
                 force: bool = False) -> RunSummary:
-    """Decode every video once into its clip grid; failures are listed in the summary, the rest finish."""
+    """Decode every video once into its clip grid; failures are listed in the summary (the run then
+    ends FAILED), the rest finish."""
+    with progress_artifacts("decode"):
+        summary = _decode_videos(videos, store, config, force)
+    create_markdown_artifact(summary.markdown(), key="decode-summary", description="decode run summary")
+    get_run_logger().info(summary.text())
+    return finish(summary, "decode-summary", "videos")
+
+
+def _decode_videos(videos: list[str], store: str, config: DecodeConfig, force: bool) -> RunSummary:
     started = time.perf_counter()
     FeatureStore(store)  # create the store once, before the tasks race to do it
     progress.start(PROGRESS_KEY, len(videos), "decode")
@@ -42,10 +53,7 @@ def decode_flow(videos: list[str], store: str, config: DecodeConfig = DecodeConf
                                     config=unmapped(config), force=unmapped(force))
     records += [f.result() for f in futures]
     progress.finish(PROGRESS_KEY)
-    summary = RunSummary.from_records("decode", records, seconds=time.perf_counter() - started)
-    create_markdown_artifact(summary.markdown(), key="decode-summary", description="decode run summary")
-    get_run_logger().info(summary.text())
-    return summary
+    return RunSummary.from_records("decode", records, seconds=time.perf_counter() - started)
 
 
 def with_workers(flow_obj, workers: int):

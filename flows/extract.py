@@ -24,15 +24,18 @@ from prefect_dask import DaskTaskRunner
 from pydantic import BaseModel, ConfigDict
 
 from flows.fanout import FanOut, dask_task_runner, make_shards, on_worker_gpu, wait_for_runs
+from flows.outcome import finish
+from flows.progress_artifacts import progress_artifacts
 from flows.retrying import retry_transient
 from pipeline.common import progress
 from pipeline.common.summary import RunSummary
 from pipeline.datasets.readers import DatasetKind, read_annotations
-from pipeline.extract import DecodeConfig, GridTap
 from pipeline.extract import (
     PROGRESS_KEY,
+    DecodeConfig,
     ExtractConfig,
     ExtractRecord,
+    GridTap,
     build_text_encoders,
     build_video_extractors,
     extract_queries,
@@ -47,6 +50,7 @@ from pipeline.synthetic import (
 )
 from pipeline.video import list_videos, video_id
 from storage import FeatureStore
+
 
 class SharedDecode(BaseModel):
     """Other stages' work done on the extraction's decode pass (fan-out mode "tasks").
@@ -238,7 +242,17 @@ def extract_flow(store: str, video_dir: str, annotations: str | None = None, dat
     """Extract video features for the videos of an annotation file (or every video of `video_dir`)
     and query features for its queries; missing or stale entries only. `fanout` says where the
     shards of `shard_size` videos run (tasks here, runs of a shard deployment, or a Dask cluster).
-    `shared`: clip grids and synthesis done on the same decode pass (fan-out mode "tasks" only)."""
+    `shared`: clip grids and synthesis done on the same decode pass (fan-out mode "tasks" only).
+    A run in which any video failed ends FAILED; the summary (and its artifact) lists them."""
+    with progress_artifacts("extract"):
+        summary = _extract(store, video_dir, annotations, dataset, config, shard_size, force, fanout, shared)
+    create_markdown_artifact(summary.markdown(), key="extract-summary", description="extract run summary")
+    get_run_logger().info(summary.text())
+    return finish(summary, "extract-summary", "videos")
+
+
+def _extract(store: str, video_dir: str, annotations: str | None, dataset: str, config: ExtractConfig,
+             shard_size: int, force: bool, fanout: FanOut, shared: SharedDecode) -> ExtractSummary:
     started = time.perf_counter()
     shared.check(config)
     FeatureStore(store)
@@ -269,6 +283,4 @@ def extract_flow(store: str, video_dir: str, annotations: str | None = None, dat
                                                            else ""))
     if config.preset == "tiny":
         summary.notes.append("preset tiny: random small encoders, for tests and demos only")
-    create_markdown_artifact(summary.markdown(), key="extract-summary", description="extract run summary")
-    get_run_logger().info(summary.text())
     return summary

@@ -6,9 +6,13 @@ import logging
 import re
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from uuid import UUID
 
 from prefect.artifacts import create_progress_artifact, update_progress_artifact
+
+from pipeline.common import progress
 
 log = logging.getLogger(__name__)
 
@@ -57,3 +61,14 @@ class PrefectProgress:
             update_progress_artifact(artifact, percent)
         except Exception as exc:
             log.debug("progress artifact %s not updated: %s", artifact, exc)
+
+
+@contextmanager
+def progress_artifacts(prefix: str) -> Iterator[None]:
+    """Progress artifacts of the stages' events for this flow run, unless an enclosing run (the
+    parent DAG) already makes them: CLI runs and deployment runs show the same progress."""
+    if any(isinstance(listener, PrefectProgress) for listener in progress.listeners()):
+        yield
+        return
+    with progress.listening(PrefectProgress(prefix)):
+        yield

@@ -14,6 +14,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from flows.extract import read_queries, run_shards
 from flows.fanout import FanOut, make_shards
+from flows.outcome import finish
+from flows.progress_artifacts import progress_artifacts
 from pipeline.common import progress
 from pipeline.common.summary import RunSummary
 from pipeline.datasets.readers import DatasetKind, read_annotations
@@ -135,7 +137,17 @@ def regenerate_features_flow(store: str, sources: Annotated[list[VideoSource], F
                              shard_size: Annotated[int, Field(ge=1)] = 64,
                              fanout: FanOut = FanOut()) -> RunSummary:
     """Find the entries of `sources` that the store lacks or holds stale (new videos, changed files,
-    new extractor version or settings), report them as an artifact, and extract only those."""
+    new extractor version or settings), report them as an artifact, and extract only those. A run
+    that leaves entries unwritten (a failed video) ends FAILED, so a schedule's failure is seen."""
+    with progress_artifacts("regenerate-features"):
+        summary = _regenerate(store, sources, config, shard_size, fanout)
+    create_markdown_artifact(summary.markdown(), key="regenerate-summary", description="regenerate-features summary")
+    get_run_logger().info(summary.text())
+    return finish(summary, "regenerate-summary", "videos")
+
+
+def _regenerate(store: str, sources: list[VideoSource], config: ExtractConfig, shard_size: int,
+                fanout: FanOut) -> RunSummary:
     started = time.perf_counter()
     FeatureStore(store)
     plan = plan_features_task(store, sources, config)
@@ -155,6 +167,4 @@ def regenerate_features_flow(store: str, sources: Annotated[list[VideoSource], F
         summary.notes.append("queries: " + ", ".join(f"{n} {name} encoded" for name, n in result.queries.items()))
     if config.preset == "tiny":
         summary.notes.append("preset tiny: random small encoders, for tests and demos only")
-    create_markdown_artifact(summary.markdown(), key="regenerate-summary", description="regenerate-features summary")
-    get_run_logger().info(summary.text())
     return summary

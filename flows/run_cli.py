@@ -19,10 +19,11 @@ def run(
 ) -> None:
     """Run data -> decode -> extract -> synthesize -> pretrain -> finetune -> evaluate from CONFIG_FILE;
     finished steps are skipped, a killed run resumes where it stopped."""
-    from flows.dag import PipelineFailed, pipeline_flow
+    from flows.dag import pipeline_flow
+    from flows.outcome import run_flow
     from pipeline.common import progress
-    from pipeline.workflow.config_files import ConfigFileError, load_config, validate_config
     from pipeline.workflow.config import STEPS, PipelineConfig, expand_path
+    from pipeline.workflow.config_files import ConfigFileError, load_config, validate_config
 
     try:
         config = load_config(PipelineConfig, config_file)
@@ -38,11 +39,9 @@ def run(
     if bad:
         fail(f"--refresh {', '.join(bad)}: unknown step; steps are {', '.join(STEPS)}")
     typer.echo(f"running {config.name} from {config_file} in {config.workdir}", err=True)
-    try:
-        with RichProgress() as bar, progress.listening(bar):
-            report = pipeline_flow(config=config, refresh=list(refresh))
-    except PipelineFailed as exc:
-        typer.echo(exc.report.text())
-        typer.secho(f"{config.name} failed: {exc}", fg=typer.colors.RED, err=True)
-        raise typer.Exit(code=1) from None
+    with RichProgress() as bar, progress.listening(bar):
+        report = run_flow(pipeline_flow, config=config, refresh=list(refresh))
     typer.echo(report.text())
+    if not report.ok:
+        typer.secho(f"{config.name} failed: {report.failure()}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(code=1)

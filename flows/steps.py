@@ -14,6 +14,8 @@ from prefect.cache_policies import NO_CACHE
 from prefect.states import State
 
 from flows.caching import cached_in
+from flows.outcome import finish
+from flows.progress_artifacts import progress_artifacts
 from flows.retrying import retry_transient
 from pipeline.common.summary import RunSummary
 from pipeline.synthetic import synthesize
@@ -46,10 +48,11 @@ def synthesize_task(config: PipelineConfig, force: bool = False) -> RunSummary:
 def synthesize_flow(config: PipelineConfig, refresh: bool = False) -> RunSummary:
     """Synthetic pretraining rows (BLIP-2 captions + saliency over 10-s intervals) and caption features;
     videos finished by an earlier run are skipped (the jsonl resumes), `refresh` starts the jsonl over."""
-    summary = synthesize_task(config, refresh)
+    with progress_artifacts("synthesize"):
+        summary = synthesize_task(config, refresh)
     create_markdown_artifact(summary.markdown(), key="synthesize-summary", description="synthesize run summary")
     get_run_logger().info(summary.text())
-    return summary
+    return finish(summary, "synthesize-summary", "videos")
 
 
 @task(name="train", task_run_name="train {plan.stage}")

@@ -30,6 +30,12 @@ def listening(listener: ProgressListener) -> Iterator[ProgressListener]:
             _listeners.remove(listener)
 
 
+def listeners() -> list[ProgressListener]:
+    """The listeners now attached (a copy)."""
+    with _lock:
+        return list(_listeners)
+
+
 def start(key: str, total: int, description: str) -> None:
     for listener in list(_listeners):
         listener.start(key, total, description)

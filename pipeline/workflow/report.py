@@ -38,10 +38,19 @@ class PipelineReport(BaseModel):
     outputs: dict[str, str] = {}
     tiny: bool = False
     seconds: float = 0.0
+    failed_items: int = 0
 
     @property
     def ok(self) -> bool:
-        return all(s.status not in ("failed", "not reached") for s in self.steps)
+        """Every step ran and no item (video) of a step failed."""
+        return not self.failed_items and all(s.status not in ("failed", "not reached") for s in self.steps)
+
+    def failure(self) -> str:
+        """One line: the failed steps and the count of failed items ("" when ok)."""
+        parts = [f"{s.step}: {s.detail}" for s in self.steps if s.status == "failed"]
+        if self.failed_items:
+            parts.append(f"{self.failed_items} video(s) failed (named in the step details and the report)")
+        return "; ".join(parts)
 
     def table_rows(self) -> list[dict[str, object]]:
         """Rows for a table artifact: one per model, the headline metrics as columns."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -108,3 +109,17 @@ def test_compare_command_refuses_bad_configs_with_exit_2(compare_fields, tmp_pat
     absent = runner.invoke(app, ["compare", "--config", str(no_rows)])
     assert absent.exit_code == 2 and f"val_annotations: {tmp_path / 'val.jsonl'}: file not found" in absent.stderr
     assert not Path(compare_fields["out_dir"]).exists()
+
+
+def test_training_epochs_are_in_the_run_logs(make_compare):
+    from run_logs import run_log_records
+
+    from flows.compare import compare_flow
+
+    config = make_compare(models=[{"label": "videolights", "preset": "tiny", "model_overrides": {"dec_layers": 2}}])
+    state = compare_flow(config, return_state=True)
+    assert state.is_completed(), state
+    epochs = [m for name, level, m in run_log_records(state.state_details.flow_run_id)
+              if name == "pipeline.training.loop" and level == logging.INFO and m.startswith("epoch ")]
+    assert [m.split(":")[0] for m in epochs] == ["epoch 1/2", "epoch 2/2"]
+    assert all("loss" in m and "eval MR-full-R1@0.5" in m for m in epochs)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
@@ -39,7 +40,9 @@ def test_decode_flow_records_grids_and_reports_bad_videos(tmp_path):
     bad = tmp_path / "videos" / "broken.mp4"
     bad.write_text("not a video")
     store_url = str(tmp_path / "store")
-    summary = decode_flow(videos=videos + [str(bad)], store=store_url)
+    state = decode_flow(videos=videos + [str(bad)], store=store_url, return_state=True)
+    assert state.is_failed() and state.message == "1 of 3 videos failed; listed in artifact 'decode-summary'"
+    summary = state.result(raise_on_failure=False)
     assert (summary.done, summary.skipped, summary.failed) == (2, 0, 1)
     assert summary.failures[0].item == str(bad) and "not a readable media file" in summary.failures[0].reason
     assert "FAILED" in summary.text() and str(bad) in summary.text()
@@ -58,7 +61,7 @@ def test_rerun_skips_current_and_redoes_deleted_or_changed(tmp_path):
     store = FeatureStore(store_url)
     before = {v: _created(store, v) for v in ("video_00", "video_01", "video_02")}
 
-    again = decode_flow(videos=videos, store=store_url)
+    again = decode_flow(videos=videos, store=store_url)  # nothing failed: the run COMPLETED, its summary returned
     assert (again.done, again.skipped) == (0, 3)
     assert {v: _created(store, v) for v in before} == before
 
@@ -120,3 +123,17 @@ def test_cli_refuses_a_missing_folder(tmp_path):
     cmd = [sys.executable, "-m", "flows.cli", "decode", str(tmp_path / "nope"), "--store", str(tmp_path / "s")]
     done = subprocess.run(cmd, env=_api_env(), capture_output=True, text=True, timeout=120)
     assert done.returncode == 2 and "not a directory of videos" in done.stderr
+
+
+def test_decode_info_records_are_in_the_run_logs(tmp_path):
+    from run_logs import run_log_records
+
+    from flows.decode import decode_flow
+
+    videos = _videos(tmp_path / "videos", 2)
+    state = decode_flow(videos=videos, store=str(tmp_path / "store"), return_state=True)
+    assert state.is_completed()
+    records = run_log_records(state.state_details.flow_run_id)
+    decoded = [m for name, level, m in records if name == "pipeline.extract.grid" and level == logging.INFO]
+    assert sorted(m.split(":")[0] for m in decoded) == ["video_00", "video_01"], records
+    assert any("decode: 2 done, 0 skipped, 0 failed" in m for _, _, m in records)  # the summary, logged

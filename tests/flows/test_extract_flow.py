@@ -48,8 +48,10 @@ def test_extract_flow_fills_the_store_and_names_missing_videos(tmp_path):
                                  "relevant_windows": [[0, 2]], "relevant_clip_ids": [0],
                                  "saliency_scores": [[1, 1, 1]]}) + "\n")
     store_url = str(tmp_path / "store")
-    summary = extract_flow(store=store_url, video_dir=str(videos), annotations=str(ann),
-                           config=ExtractConfig(extractors=("clip", "slowfast")), shard_size=1)
+    state = extract_flow(store=store_url, video_dir=str(videos), annotations=str(ann),
+                         config=ExtractConfig(extractors=("clip", "slowfast")), shard_size=1, return_state=True)
+    assert state.is_failed() and state.message == "1 of 3 videos failed; listed in artifact 'extract-summary'"
+    summary = state.result(raise_on_failure=False)
     assert (summary.done, summary.failed) == (2, 1)
     assert "no video file named gone" in summary.failures[0].reason
     assert any("queries: 3 clip encoded" in note for note in summary.notes)

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from flows.dag import PipelineFailed, pipeline_flow
+from flows.dag import pipeline_flow
 from storage import FeatureStore
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
@@ -72,15 +72,15 @@ def test_a_failing_step_is_reported_and_the_rest_not_reached(write_config, tmp_p
                                 "relevant_windows": [[0, 2]], "relevant_clip_ids": [0],
                                 "saliency_scores": [[1, 1, 1]]}) + "\n")
     _, config = write_config(data={"generate": None, "videos": str(videos), "train": str(rows), "val": str(rows)})
-    with pytest.raises(PipelineFailed) as caught:
-        pipeline_flow(config=config)
-    report = caught.value.report
+    state = pipeline_flow(config=config, return_state=True)
+    report = state.result(raise_on_failure=False)
+    assert state.is_failed() and state.message == report.failure() and state.message.startswith("extract: ")
     statuses = _statuses(report)
     assert statuses["decode"] == "done" and statuses["extract"] == "failed"
     assert statuses["synthesize"] == statuses["finetune"] == statuses["evaluate"] == "not reached"
     extract = next(s for s in report.steps if s.step == "extract")
     assert "broken.mp4: not a readable media file" in extract.detail
-    assert "no video could be extracted" in str(caught.value)
+    assert "no video could be extracted" in state.message
     assert "| extract | failed |" in (tmp_path / "run" / "report.md").read_text()
 
 
