@@ -14,12 +14,11 @@ waiting forever. An flock is dropped by the kernel when its holder dies, even by
 
 from __future__ import annotations
 
+import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-import threading
-import time
 
 import anyio
 from prefect.cache_policies import CachePolicy

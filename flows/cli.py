@@ -15,7 +15,13 @@ from typing import Optional
 import typer
 
 from flows.cli_common import (
+    BackendChoice,
+    DatasetKindChoice,
+    EvalDatasetChoice,
+    FeatureKindChoice,
+    PresetChoice,
     RichProgress,
+    StageChoice,
     describe_options_error,
     fail,
     user_error_message,
@@ -34,8 +40,18 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
 _debug = False
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        typer.echo(f"videolights-pipeline {version('videolights-pipeline')}")
+        raise typer.Exit()
+
+
 @app.callback()
-def _root(debug: bool = typer.Option(False, "--debug", help="show the traceback of errors you can fix too")) -> None:
+def _root(debug: bool = typer.Option(False, "--debug", help="show the traceback of errors you can fix too"),
+          _version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
+                                        help="print the version and exit")) -> None:
     """VideoLights pipeline: decode, extract, synthesize, train, evaluate, predict."""
     global _debug
     _debug = debug
@@ -47,7 +63,7 @@ def decode(
     store: str = typer.Option(..., "--store", help="feature store: a folder or an fsspec URL (s3://...)"),
     clip_seconds: float = typer.Option(2.0, help="clip length in seconds"),
     workers: int = typer.Option(2, min=1, help="videos decoded at the same time"),
-    backend: str = typer.Option("auto", help="auto | decord | pyav"),
+    backend: BackendChoice = typer.Option("auto", help="decoder back-end (auto: decord, PyAV where it cannot)"),
     force: bool = typer.Option(False, help="redo videos whose records are current"),
 ) -> None:
     """Probe and decode every video of VIDEO_DIR into its 2-second clip grid, recorded in STORE."""
@@ -79,9 +95,9 @@ def extract(
     videos: Path = typer.Option(..., "--videos", help="folder of the videos (named <vid>.mp4 etc.)"),
     store: str = typer.Option(..., "--store", help="feature store: a folder or an fsspec URL"),
     dataset: Optional[Path] = typer.Option(None, "--dataset", help="annotation jsonl: extract its videos and queries"),
-    dataset_kind: str = typer.Option("qvhighlights", help="qvhighlights | charades_sta | tvsum | pretrain"),
+    dataset_kind: DatasetKindChoice = typer.Option("qvhighlights", help="format of --dataset"),
     extractors: str = typer.Option("slowfast,clip,blip2", help="comma-separated video extractors"),
-    preset: str = typer.Option("tiny", help="tiny (random small encoders) | paper (real weights)"),
+    preset: PresetChoice = typer.Option("tiny", help="tiny (random small encoders) or paper (real weights)"),
     device: str = typer.Option("cpu", help="cpu | cuda | cuda:N"),
     weights_dir: Optional[Path] = typer.Option(None, help="where paper weights are (default: the usual caches)"),
     clip_seconds: float = typer.Option(2.0, help="clip length in seconds (1 for Charades-STA)"),
@@ -132,7 +148,7 @@ def import_features_cmd(
     src: Path = typer.Argument(..., help="folder of the release's npz files"),
     store: str = typer.Option(..., "--store", help="feature store: a folder or an fsspec URL"),
     extractor: str = typer.Option(..., "--extractor", help="store group to fill: slowfast | clip | blip2 | ..."),
-    kind: str = typer.Option("video", help="video ({vid}.npz, key features) | text (qid{qid}.npz)"),
+    kind: FeatureKindChoice = typer.Option("video", help="video ({vid}.npz, key features) or text (qid{qid}.npz)"),
     version: str = typer.Option("public-release", help="version recorded for the imported entries"),
 ) -> None:
     """Import a public feature release (npz per video or query) into STORE, arrays unchanged."""
@@ -155,7 +171,7 @@ def export_features_cmd(
     store: str = typer.Option(..., "--store", help="feature store: a folder or an fsspec URL"),
     extractor: str = typer.Option(..., "--extractor", help="store group to export"),
     out: Path = typer.Option(..., "--out", help="folder for the npz files"),
-    kind: str = typer.Option("video", help="video | text"),
+    kind: FeatureKindChoice = typer.Option("video", help="video or text entries"),
 ) -> None:
     """Export STORE's entries of one extractor in the public npz layout."""
     from pipeline.extract.releases import export_features
@@ -185,7 +201,7 @@ def model_info(preset: Optional[str] = typer.Argument(None, help="a preset name;
 def evaluate(
     submission: Path = typer.Option(..., "--submission", help="predictions, official submission jsonl"),
     ground_truth: Path = typer.Option(..., "--ground-truth", help="annotations jsonl of the same split"),
-    dataset: str = typer.Option("qvhighlights", help="qvhighlights | charades_sta | tvsum"),
+    dataset: EvalDatasetChoice = typer.Option("qvhighlights", help="which evaluation protocol"),
     extended: bool = typer.Option(False, help="also R1@0.3 and mIoU (the Charades-STA style keys)"),
     out: Optional[Path] = typer.Option(None, "--out", help="also write the metrics JSON here"),
 ) -> None:
@@ -252,9 +268,9 @@ def train_cmd(
     preset: str = typer.Option(..., "--preset", help="model preset (see `videolights model-info`)"),
     train_annotations: Path = typer.Option(..., "--train", help="training annotations jsonl"),
     val_annotations: Optional[Path] = typer.Option(None, "--val", help="validation annotations jsonl (best.ckpt)"),
-    dataset_kind: str = typer.Option("qvhighlights", "--dataset-kind",
+    dataset_kind: DatasetKindChoice = typer.Option("qvhighlights", "--dataset-kind",
                                      help="qvhighlights | charades_sta | tvsum | pretrain"),
-    val_kind: Optional[str] = typer.Option(None, "--val-kind", help="format of --val (default: --dataset-kind)"),
+    val_kind: Optional[DatasetKindChoice] = typer.Option(None, "--val-kind", help="format of --val (default: --dataset-kind)"),
     store: str = typer.Option(..., "--store", help="feature store: a folder or an fsspec URL"),
     out: Path = typer.Option(..., "--out", help="run folder: last.ckpt, best.ckpt, metrics.jsonl"),
     epochs: Optional[int] = typer.Option(None, "--epochs", min=1, help="override the preset's epochs"),
@@ -267,10 +283,10 @@ def train_cmd(
     cache: bool = typer.Option(True, "--cache/--no-cache", help="hold the features in memory"),
     resume: bool = typer.Option(False, "--resume", help="continue the run in --out from its last.ckpt"),
     init_from: Optional[Path] = typer.Option(None, "--init-from", help="pretraining checkpoint to fine-tune"),
-    stage: Optional[str] = typer.Option(None, "--stage",
+    stage: Optional[StageChoice] = typer.Option(None, "--stage",
                                         help="pretrain | finetune | train (default: finetune with --init-from)"),
     features: Optional[str] = typer.Option(None, "--features", help="VIDEO/TEXT encoders, e.g. slowfast,clip/clip"),
-    extractor_preset: Optional[str] = typer.Option(None, "--extractor-preset", help="paper | tiny features"),
+    extractor_preset: Optional[PresetChoice] = typer.Option(None, "--extractor-preset", help="paper or tiny features"),
     model_option: Optional[list[str]] = typer.Option(
         None, "--model-option", help="KEY=VALUE ModelConfig override (repeatable), e.g. fra=false"),
     domain: Optional[str] = typer.Option(None, "--domain", help="TVSum: train one domain's model (BK, BT, ...)"),
@@ -322,7 +338,7 @@ def infer_cmd(
     dataset: Path = typer.Option(..., "--dataset", help="annotations jsonl of the split to predict"),
     store: str = typer.Option(..., "--store", help="feature store holding the split's features"),
     out: Path = typer.Option(..., "--out", help="submission jsonl to write"),
-    dataset_kind: Optional[str] = typer.Option(None, "--dataset-kind", help="default: the checkpoint's"),
+    dataset_kind: Optional[DatasetKindChoice] = typer.Option(None, "--dataset-kind", help="default: the checkpoint's"),
     device: str = typer.Option("auto", "--device", help="auto | cpu | cuda | cuda:N"),
     batch_size: int = typer.Option(64, "--batch-size", min=1, help="samples per forward pass"),
 ) -> None:
@@ -351,7 +367,7 @@ def predict_cmd(
     out: Optional[Path] = typer.Option(None, "--out", help="write the predictions as JSON here"),
     plot: Optional[Path] = typer.Option(None, "--plot", help="draw saliency and moments into this PNG"),
     device: str = typer.Option("auto", "--device", help="auto | cpu | cuda | cuda:N"),
-    extract_preset: Optional[str] = typer.Option(None, "--extract-preset", help="default: the checkpoint's"),
+    extract_preset: Optional[PresetChoice] = typer.Option(None, "--extract-preset", help="default: the checkpoint's"),
     weights_dir: Optional[Path] = typer.Option(None, "--weights-dir", help="where paper extractor weights are"),
 ) -> None:
     """Predict moments and per-clip saliency of each QUERY on VIDEO (long videos in overlapping windows)."""

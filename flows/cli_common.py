@@ -3,9 +3,18 @@
 from __future__ import annotations
 
 import sys
+from typing import Literal
 
 import typer
 from pydantic import ValidationError
+
+#: The choices of the enumerated options (typer shows and checks them before any work).
+DatasetKindChoice = Literal["qvhighlights", "charades_sta", "tvsum", "pretrain"]
+EvalDatasetChoice = Literal["qvhighlights", "charades_sta", "tvsum"]
+PresetChoice = Literal["tiny", "paper"]
+BackendChoice = Literal["auto", "decord", "pyav"]
+FeatureKindChoice = Literal["video", "text"]
+StageChoice = Literal["pretrain", "finetune", "train"]
 
 
 class RichProgress:

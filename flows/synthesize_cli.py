@@ -3,24 +3,25 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import Literal, Optional
 
 import typer
 
-from flows.cli_common import RichProgress, fail
+from flows.cli_common import PresetChoice, RichProgress, fail
 
 
 def synthesize(
     videos: Path = typer.Option(..., "--videos", help="folder of videos (the file name without suffix is the vid)"),
     store: str = typer.Option(..., "--store", help="feature store for the captions' text features (folder or fsspec URL)"),
     out: Path = typer.Option(..., "--out", help="pretraining rows (jsonl); a rerun resumes it"),
-    preset: str = typer.Option("tiny", help="tiny (random small models) | paper (BLIP-2 OPT-2.7B + ITM weights)"),
+    preset: PresetChoice = typer.Option("tiny", help="tiny (random small models) or paper (BLIP-2 OPT-2.7B + ITM)"),
     device: str = typer.Option("cpu", help="cpu | cuda | cuda:N"),
     weights_dir: Optional[Path] = typer.Option(None, "--weights-dir", help="where paper weights are (default: caches)"),
     max_duration: Optional[float] = typer.Option(None, "--max-duration", help="skip videos longer than this (s)"),
-    frame_rule: str = typer.Option("middle", "--frame-rule", help="representative frame: middle | first | random"),
-    scorer: str = typer.Option("itm", help="caption-frame similarity: itm (matching probability) | itc (cosine)"),
-    mapping: str = typer.Option("release", help="similarity -> score: release | identity | linear"),
+    frame_rule: Literal["middle", "first", "random"] = typer.Option("middle", "--frame-rule",
+                                                                  help="representative frame of an interval"),
+    scorer: Literal["itm", "itc"] = typer.Option("itm", help="caption-frame similarity: itm (matching probability), itc (cosine)"),
+    mapping: Literal["release", "identity", "linear"] = typer.Option("release", help="similarity -> score"),
     num_beams: int = typer.Option(5, "--num-beams", min=1, help="caption beam search width (1 = greedy)"),
     max_new_tokens: int = typer.Option(30, "--max-new-tokens", min=1, help="most tokens per caption"),
     clip_seconds: float = typer.Option(2.0, "--clip-seconds", help="clip grid of relevant_clip_ids (s)"),

@@ -79,3 +79,38 @@ def test_image_runs_as_non_root_and_mounts_weights():
         if line.startswith("COPY ") and not line.startswith("COPY --"):
             for source in line.split()[1:-1]:
                 assert (ROOT / source).exists(), f"Dockerfile copies {source}, which is not in the repository"
+
+
+def _dockerfile() -> list[str]:
+    return (ROOT / "docker" / "Dockerfile").read_text().splitlines()
+
+
+def test_dockerfile_needs_no_buildkit_and_installs_dependencies_from_their_list_alone():
+    lines = _dockerfile()
+    text = "\n".join(lines)
+    assert "<<" not in text and not text.startswith("# syntax="), "heredocs need BuildKit; podman/hadolint misparse"
+    instructions = [line.split()[0] for line in lines if line and not line.startswith((" ", "#"))]
+    assert set(instructions) <= {"FROM", "WORKDIR", "COPY", "RUN", "ENV", "USER", "VOLUME", "HEALTHCHECK",
+                                 "ENTRYPOINT", "CMD"}
+    # the first stage sees pyproject.toml only; the dependency install sees only the list it made
+    first, final = text.split("\nFROM ", 2)[1:] if text.startswith("#") else text.split("\nFROM ")[:2]
+    assert [line for line in first.splitlines() if line.startswith("COPY")] == ["COPY pyproject.toml ./"]
+    install = final.index("RUN pip install -r /tmp/requirements.txt")
+    before = [line for line in final[:install].splitlines() if line.startswith("COPY")]
+    assert before == ["COPY --from=requirements /requirements.txt /tmp/requirements.txt"]
+    assert "HEALTHCHECK" in final and "USER 1000" in final
+
+
+def test_dockerignore_keeps_the_build_context_to_what_the_image_needs():
+    ignored = (ROOT / ".dockerignore").read_text().split()
+    assert {".git", "tests", "benchmarks", "*.zarr"} <= set(ignored)
+    for needed in ("pyproject.toml", "README.md", "prefect.yaml", "configs", "pipeline", "flows", "model", "storage"):
+        assert needed not in ignored
+
+
+def test_compose_takes_its_secret_from_the_environment_and_publishes_the_api_on_loopback():
+    text = (ROOT / "docker" / "compose.yaml").read_text()
+    services = _compose()["services"]
+    assert services["postgres"]["environment"]["POSTGRES_PASSWORD"] == "${POSTGRES_PASSWORD:?set POSTGRES_PASSWORD}"
+    assert "prefect:prefect@" not in text
+    assert services["prefect-server"]["ports"] == ["127.0.0.1:4200:4200"]

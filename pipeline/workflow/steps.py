@@ -210,7 +210,9 @@ def _plot_rows(plan: EvalPlan, submission: Path, out: Path) -> list[str]:
              "relevant_windows": gt.get("relevant_windows"),
              "clip_seconds": kind_info(plan.dataset_kind).clip_seconds})
     for vid in sorted(by_video)[:plan.plots]:
-        written.append(str(plot_prediction(by_video[vid], out / f"{vid}.png")))
+        checkpoint = Path(plan.checkpoint)
+        title = f"{vid}: the {plan.name.replace('_', '-')} model ({checkpoint.parent.name}/{checkpoint.name})"
+        written.append(str(plot_prediction(by_video[vid], out / f"{plan.name}-{vid}.png", title=title)))
     return written
 
 

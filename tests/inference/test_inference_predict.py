@@ -137,3 +137,12 @@ def test_predict_command_writes_json_and_plot(checkpoint, long_video, tmp_path) 
     no_weights = runner.invoke(app, ["predict", str(long_video), "q", "--checkpoint", str(paper),
                                      "--device", "cpu", "--weights-dir", str(tmp_path / "no-weights")])
     assert no_weights.exit_code == 2 and "weights" in no_weights.stderr
+
+
+def test_plot_titles_the_model_and_draws_a_one_frame_video(tmp_path) -> None:
+    from matplotlib.image import imread
+
+    one = {"query": "a flash", "duration": 0.04, "clip_seconds": 2.0, "pred_saliency_scores": [0.3],
+           "pred_relevant_windows": [[0.0, 0.04, 0.9]], "relevant_windows": [[0.0, 0.04]]}
+    image = imread(plot_prediction(one, tmp_path / "one.png", title="the fine-tuned model"))
+    assert image.shape[:2] == (300, 1200)  # 12 x (2.6 + 0.4) in at 100 dpi: the title gets its own band
