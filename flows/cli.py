@@ -98,7 +98,7 @@ def extract(
     dataset_kind: DatasetKindChoice = typer.Option("qvhighlights", help="format of --dataset"),
     extractors: str = typer.Option("slowfast,clip,blip2", help="comma-separated video extractors"),
     preset: PresetChoice = typer.Option("tiny", help="tiny (random small encoders) or paper (real weights)"),
-    device: str = typer.Option("cpu", help="cpu | cuda | cuda:N"),
+    device: str = typer.Option("auto", help="auto (CUDA when available) | cpu | cuda | cuda:N"),
     weights_dir: Optional[Path] = typer.Option(None, help="where paper weights are (default: the usual caches)"),
     clip_seconds: float = typer.Option(2.0, help="clip length in seconds (1 for Charades-STA)"),
     batch_size: int = typer.Option(32, min=1, help="clips per network call"),
@@ -296,8 +296,12 @@ def train_cmd(
 
     from pipeline.common import progress
     from pipeline.datasets import AnnotationError, MissingFeaturesError
+    from model.presets import get_preset, list_presets
     from pipeline.training import TrainRunConfig, train
 
+    if features is None and preset in list_presets() and get_preset(preset).features is None:
+        fail(f"preset {preset!r} has no feature set; name the features, e.g. --features clip/clip "
+             "--extractor-preset tiny (video encoders / text encoders, in the model's order)")
     try:
         config = TrainRunConfig(
             preset=preset, train_annotations=str(train_annotations),

@@ -15,7 +15,7 @@ def synthesize(
     store: str = typer.Option(..., "--store", help="feature store for the captions' text features (folder or fsspec URL)"),
     out: Path = typer.Option(..., "--out", help="pretraining rows (jsonl); a rerun resumes it"),
     preset: PresetChoice = typer.Option("tiny", help="tiny (random small models) or paper (BLIP-2 OPT-2.7B + ITM)"),
-    device: str = typer.Option("cpu", help="cpu | cuda | cuda:N"),
+    device: str = typer.Option("auto", help="auto (CUDA when available) | cpu | cuda | cuda:N"),
     weights_dir: Optional[Path] = typer.Option(None, "--weights-dir", help="where paper weights are (default: caches)"),
     max_duration: Optional[float] = typer.Option(None, "--max-duration", help="skip videos longer than this (s)"),
     frame_rule: Literal["middle", "first", "random"] = typer.Option("middle", "--frame-rule",

@@ -1,4 +1,4 @@
-"""Dataset layer: annotation readers, VideoLightsDataset over the feature store, collate, span helpers."""
+"""Dataset layer: annotation readers, VideoLightsDataset over the feature store, collate, loaders, span helpers."""
 
 from pipeline.datasets.assemble import Assembly, assemble_text, assemble_video, pad_and_concat, temporal_endpoints
 from pipeline.datasets.collate import MODEL_INPUT_KEYS, TARGET_KEYS, collate, model_inputs, targets, to_device

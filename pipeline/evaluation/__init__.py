@@ -1,4 +1,4 @@
-"""Evaluation metrics: QVHighlights MR/HD, Charades-STA MR and TVSum top-5 mAP."""
+"""Evaluation: the official QVHighlights, Charades-STA and TVSum metrics, and the registry of dataset kinds."""
 
 from pipeline.evaluation.evaluate import EVALUATORS, evaluate_files, evaluate_submission
 from pipeline.evaluation.rows import Rows, SubmissionError, read_jsonl

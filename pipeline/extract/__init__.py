@@ -1,4 +1,4 @@
-"""Extraction: one decode pass per video feeds every extractor (and the stages riding on it); features into the store."""
+"""Extraction: one decode pass per video feeds every extractor and the stages riding on it; features to the store."""
 
 from pipeline.extract.config import (
     DECODE_VERSION,

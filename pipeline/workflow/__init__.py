@@ -1,1 +1,1 @@
-"""The whole DAG as plain functions: its typed config, step keys, steps and report."""
+"""The whole DAG as plain functions: typed config and files, step keys, steps, report, comparison, demo data."""

@@ -91,3 +91,10 @@ def test_a_bug_is_not_dressed_as_a_user_error(capsys):
 
     assert not is_user_error(RuntimeError("a bug")) and not is_user_error(ValueError("a bug"))
     assert user_error_message(FileNotFoundError("x.jsonl: file not found")) == "x.jsonl: file not found"
+
+
+def test_train_without_features_names_the_flag_to_pass(capsys, tmp_path):
+    code, out, err = _run(capsys, "train", "--preset", "tiny", "--train", str(tmp_path / "t.jsonl"),
+                          "--store", str(tmp_path / "s"), "--out", str(tmp_path / "run"))
+    assert (code, out) == (2, "")
+    assert "--features clip/clip --extractor-preset tiny" in err and "FeatureSet" not in err

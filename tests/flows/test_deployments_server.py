@@ -4,6 +4,7 @@ extract run fanning its shards out as runs of the shard deployment, then regener
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import socket
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from run_logs import run_log_records
 from timecode import time_coded_frames
 from pipeline.video.writer import write_video
 from storage import FeatureStore
@@ -187,20 +189,30 @@ def _scenario(stack: Stack, tmp_path: Path) -> None:
             with pytest.raises(PrefectHTTPStatusError, match=field):
                 client.create_flow_run_from_deployment(deployment.id, parameters=bad)
 
-        # extract: 3 videos in 2 shards, each shard a run of the shard deployment
+        # extract: 3 videos and a broken file in 2 shards, each shard a run of the shard deployment
+        broken = videos / "broken.mp4"
+        broken.write_bytes(b"not a video")
         t0 = time.monotonic()
         parent = _run(client, extract.id, {
             "store": store_url, "video_dir": str(videos), "config": CONFIG, "shard_size": 2,
             "fanout": {"mode": "deployments", "deployment": "extract-shard/extract-shard-process", "poll_s": 1}})
         extract_s = time.monotonic() - t0
-        assert parent.state.is_completed(), parent.state
+        # a run that failed an item ends FAILED, naming the count and where the list is
+        assert parent.state.is_failed(), parent.state
+        assert parent.state.message == "1 of 4 videos failed; listed in artifact 'extract-summary'"
+        summary = _artifact(client, parent, "extract-summary")
+        assert "| 3 | 0 | 1 |" in summary and f"| `{broken}` | not a readable media file" in summary
         children = client.read_flow_runs(flow_run_filter=FlowRunFilter(
             parent_flow_run_id=FlowRunFilterParentFlowRunId(any_=[parent.id])))
         assert sorted(c.name for c in children) == ["extract shard 0", "extract shard 1"]
         assert all(c.deployment_id == shard.id and c.state.is_completed() for c in children)
-        assert "| 3 | 0 | 0 |" in _artifact(client, parent, "extract-summary")  # done, skipped, failed
+        # the shard runs' INFO records (one per written video) are in their logs on the server
+        written = [m for c in children for name, level, m in run_log_records(c.id)
+                   if name == "pipeline.extract.engine" and level == logging.INFO and "features of" in m]
+        assert sorted(m.split(":")[0] for m in written) == ["vid00", "vid01", "vid02"], written
         store = FeatureStore(store_url)
         assert store.keys("video", "clip") == ["vid00", "vid01", "vid02"]
+        broken.unlink()
 
         regenerate_s = _regenerate_new_and_changed(client, regenerate.id, videos, store_url)
     assert store.keys("video", "clip") == ["vid00", "vid01", "vid02", "vid03"]
