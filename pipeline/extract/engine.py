@@ -169,19 +169,20 @@ class ExtractionEngine:
         if job.vid in self.finished or not job.complete():
             return
         if not job.needed:  # decoded for the taps only
-            self._settle(self._record(job.vid, "skipped", extractors=list(self.extractors), n_clips=job.n_clips,
-                                      reason=FEATURES_CURRENT))
+            self._settle(self._record(job.vid, "skipped", extractors=list(self.extractors), reason=FEATURES_CURRENT))
             return
         source = fingerprint_file(job.path)
         for name in job.needed:
-            feats = np.stack([job.rows[name][i] for i in range(job.n_clips)])
+            feats = np.stack([job.rows[name][i] for i in range(job.n_clips[name])])
             spec = video_entry_spec(self.extractors[name], self.config.decode.clip_seconds)
-            self.store.write_video(name, job.vid, feats, spec, source, extra={"n_clips": job.n_clips})
+            self.store.write_video(name, job.vid, feats, spec, source, extra={"n_clips": job.n_clips[name]})
         job.release()
         seconds = time.perf_counter() - job.started
         job.rows.clear()
-        log.info("%s: %s features of %d clips written in %.2f s", job.vid, "+".join(job.needed), job.n_clips, seconds)
-        self._settle(self._record(job.vid, "done", extractors=job.needed, n_clips=job.n_clips, seconds=seconds))
+        counts = "/".join(str(job.n_clips[name]) for name in job.needed)
+        log.info("%s: %s features of %s clips written in %.2f s", job.vid, "+".join(job.needed), counts, seconds)
+        self._settle(self._record(job.vid, "done", extractors=job.needed, n_clips=max(job.n_clips.values()),
+                                  seconds=seconds))
 
 
 def _drain(inbox: queue.Queue, threads: list[threading.Thread]) -> None:

@@ -19,10 +19,11 @@ class ClipsReady:
 
 @dataclass(frozen=True)
 class VideoDecoded:
-    """Every chunk of the video was handed over: it has `n_clips` clips."""
+    """Every chunk of the video was handed over: extractor -> its clip count (the extractors' frame
+    rules can give one video different counts: a partial last clip may have no CLIP frame)."""
 
     vid: str
-    n_clips: int
+    n_clips: dict[str, int]
 
 
 @dataclass(frozen=True)

@@ -45,7 +45,7 @@ class VideoJob:
     Attributes:
         needed: extractors whose entries this run writes (shrinks when another run wrote some).
         planned: what the plan found needed, before any claim.
-        n_clips: the clip count, known once the video is decoded.
+        n_clips: extractor -> its clip count, known once the video is decoded.
         rows: extractor -> clip index -> feature row.
         claim: this run's claim of the video's entries while it works on them.
     """
@@ -55,7 +55,7 @@ class VideoJob:
     needed: list[str]
     planned: tuple[str, ...] = ()
     started: float = 0.0
-    n_clips: int | None = None
+    n_clips: dict[str, int] | None = None
     rows: dict[str, dict[int, np.ndarray]] = field(default_factory=lambda: defaultdict(dict))
     claim: Claim | None = None
 
@@ -68,7 +68,7 @@ class VideoJob:
 
     def complete(self) -> bool:
         """Every clip of every needed extractor is encoded (the video must be decoded)."""
-        return self.n_clips is not None and all(len(self.rows[name]) >= self.n_clips for name in self.needed)
+        return self.n_clips is not None and all(len(self.rows[name]) >= self.n_clips[name] for name in self.needed)
 
 
 def plan_videos(paths: Iterable[str | os.PathLike], store: FeatureStore, extractors: Mapping[str, VideoExtractor],

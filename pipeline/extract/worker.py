@@ -82,15 +82,15 @@ class DecodeWorker:
             consumers.update(session.consumers)
         stats = self.stats[job.vid] = DecodeStats()
         decode = self.config.decode
-        n_clips = 0
+        n_clips = {name: 0 for name in job.needed}
         for chunk in decode_clips(job.path, consumers, decode.clip_seconds, decode.chunk_seconds, decode.backend,
                                   info, stats):
             for name in job.needed:
                 tensors = list(self.pool.map(self.extractors[name].preprocess_clip, chunk.frames[name]))
                 self.out.put(ClipsReady(job.vid, name, chunk.first_clip, tensors))
+                n_clips[name] = max(n_clips[name], chunk.first_clip + len(tensors))
             for session in sessions:
                 session.feed(chunk)
-            n_clips = chunk.first_clip + len(chunk.clip_times)
         while sessions:  # a closed session leaves the list: fail() is for the unfinished only
             sessions.pop(0).close(stats)
         self.out.put(VideoDecoded(job.vid, n_clips))

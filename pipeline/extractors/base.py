@@ -243,7 +243,7 @@ class SingleFrameImageExtractor(VideoExtractor, ABC):
 
     def preprocess_clip(self, frames: np.ndarray) -> torch.Tensor:
         """uint8 [1, H, W, 3] -> uint8 [3, crop, crop], the centre crop (the model input size is applied on the device)."""
-        check_frames(self.name, frames, n_frames=len(self.sampling.offsets))
+        check_frames(self.name, frames, n_frames=1)
         return torch.from_numpy(center_crop(frames, self.crop_size)[0]).permute(2, 0, 1).contiguous()
 
     def prepare_batch(self, batch: torch.Tensor) -> torch.Tensor:

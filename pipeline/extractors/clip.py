@@ -25,7 +25,7 @@ from pipeline.extractors.base import (
     tiny_weights_id,
 )
 from pipeline.extractors.weights import MissingWeightsError, disk_weights_id, find_first, hf_cache_file
-from pipeline.video.sampling import FramesPerClip
+from pipeline.video.sampling import ReferenceFrames
 
 log = logging.getLogger(__name__)
 
@@ -161,7 +161,7 @@ class ClipExtractor(SingleFrameImageExtractor):
         self.model = model.eval().requires_grad_(False).to(self.device)
         self.crop_size = crop_size
         self.image_size = _image_size(model)
-        self.sampling = FramesPerClip(offsets=(0.0,), short_side=crop_size)
+        self.sampling = ReferenceFrames(short_side=crop_size)
 
     @classmethod
     def tiny(cls, seed: int = 0, device: str | torch.device = "cpu") -> ClipExtractor:

@@ -17,7 +17,8 @@ from pipeline.extractors._compat import pytorchvideo_create_slowfast
 from pipeline.extractors.base import VideoExtractor, check_frames, check_preset, seeded, tiny_weights_id
 from pipeline.extractors.frames import center_crop, normalize, pad_repeat_last, resize_square, uniform_indices
 from pipeline.extractors.weights import MissingWeightsError, disk_weights_id, find_first
-from pipeline.video.sampling import ResampleFps
+from pipeline.video.reference import slow_positions
+from pipeline.video.sampling import ReferenceSlowFast
 
 log = logging.getLogger(__name__)
 
@@ -131,24 +132,17 @@ def slowfast_frame_indices(n_frames: int, *, clip_frames: int = 60, num_fast: in
     return fast, fast[slow_positions(num_fast, alpha)]
 
 
-def slow_positions(num_fast: int = 32, alpha: int = 4) -> np.ndarray:
-    """Positions among the fast frames that the slow pathway takes: every `alpha`-th, from the first.
-
-    >>> slow_positions(32, 4).tolist()
-    [0, 4, 8, 12, 16, 20, 24, 28]
-    """
-    return np.arange(0, num_fast, alpha)
-
-
 class SlowFastExtractor(VideoExtractor):
     """30-fps frames of a clip -> global-average-pooled slow and fast features, concatenated.
 
-    Preprocessing, per clip on CPU (`preprocess_clip`): pick 32 frames (`slowfast_frame_indices`)
-    and centre crop `crop_size` (frames already have short side `crop_size`, so this is slicing)
+    Preprocessing, per clip on CPU (`preprocess_clip`): the 32 fast-pathway frames HERO's extractor
+    takes (`ReferenceSlowFast`: the decoder delivers exactly those) centre-cropped to `crop_size`
+    (frames already have short side `crop_size`, so this is slicing)
     -> uint8 [32, crop, crop, 3], frames first and channels last as decoded, which saves a CPU
     transpose. Per batch on the device (`prepare_batch`): to [B, 3, 32, S, S] float, resized to
     the model input S when it differs from the crop (tiny preset only), /255, mean 0.45, std
-    0.225 (the fast pathway). The network takes the slow pathway as every 4th of those frames,
+    0.225 (the fast pathway). The network takes the slow pathway as 8 of those frames (pytorchvideo's
+    linspace positions 0, 4, 8, 13, 17, 22, 26, 31),
     runs every block but the classification head, and returns [slow pooled (2048) | fast pooled
     (256)] = 2304 for R50.
     """
@@ -165,7 +159,7 @@ class SlowFastExtractor(VideoExtractor):
         self.input_size = input_size or PRESETS[preset].input_size
         self.clip_frames = max(1, round(fps * clip_seconds))
         self.num_fast, self.alpha = num_fast, alpha
-        self.sampling = ResampleFps(fps=fps, short_side=crop_size)
+        self.sampling = ReferenceSlowFast(fps=fps, num_frames=num_fast, short_side=crop_size)
 
     @classmethod
     def tiny(cls, seed: int = 0, device: str | torch.device = "cpu", **kwargs) -> SlowFastExtractor:
@@ -186,7 +180,12 @@ class SlowFastExtractor(VideoExtractor):
         return save_slowfast(self.model, self.preset, weights_dir)
 
     def frame_indices(self, n_frames: int) -> tuple[np.ndarray, np.ndarray]:
-        """(fast, slow) indices into a clip of `n_frames` delivered frames."""
+        """(fast, slow) indices into a clip of `n_frames` delivered frames: all of them when the
+        decoder delivered the fast pathway (the sampling spec's `num_frames`), else a uniform pick
+        of a clip at the resampled frame rate."""
+        if n_frames == self.num_fast:
+            fast = np.arange(n_frames)
+            return fast, fast[slow_positions(self.num_fast, self.alpha)]
         return slowfast_frame_indices(n_frames, clip_frames=self.clip_frames, num_fast=self.num_fast, alpha=self.alpha)
 
     @property

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 import av
 import numpy as np
 
-from pipeline.video.sampling import SamplingSpec
+from pipeline.video.reference import reference_size
+from pipeline.video.sampling import REFERENCE_SPECS, SamplingSpec
 from pipeline.video.clips import (
     ClipChunk,
     DecodeStats,
@@ -19,7 +20,7 @@ from pipeline.video.clips import (
     frame_index_at,
     rotate_frames,
     scaled_size,
-    target_times,
+    clip_targets,
 )
 
 log = logging.getLogger(__name__)
@@ -78,7 +79,7 @@ def probe_with_pyav(path: str | os.PathLike) -> VideoInfo:
             n_frames = int(round(duration * fps))
         if duration <= 0:
             raise VideoDecodeError(path, "zero duration: the video stream has no length")
-        _check_not_truncated(container, stream, path, duration, fps)
+        frames_end = _check_not_truncated(container, stream, path, duration, fps)
         return VideoInfo(
             path=str(path),
             duration=duration,
@@ -89,6 +90,7 @@ def probe_with_pyav(path: str | os.PathLike) -> VideoInfo:
             rotation=_rotation_of(first),
             has_audio=has_audio,
             codec=stream.codec_context.name,
+            frames_end=frames_end,
         )
 
 
@@ -114,53 +116,59 @@ def _frames_end(container: av.container.InputContainer, stream: av.VideoStream, 
 
 
 def _check_not_truncated(container: av.container.InputContainer, stream: av.VideoStream, path: Path,
-                         duration: float, fps: float) -> None:
+                         duration: float, fps: float) -> float:
     """Refuse a file whose frames stop well before its stated duration.
 
     A file cut after an index written up front (mp4 `faststart`) opens and states its full
     duration; decoders then repeat the last frame they could read, which would store frozen
     features. Only the tail is demuxed here (cheap); the whole file only to name where frames stop.
+    Returns where the frames end (s).
     """
     slack = TRUNCATION_TOLERANCE_S + (2.0 / fps if fps > 0 else 0.0)
     end = _frames_end(container, stream, max(0.0, duration - 2.0))
     if end is not None and end >= duration - slack:
-        return
+        return end
     end = _frames_end(container, stream, 0.0) or 0.0
     if end >= duration - slack:
-        return
+        return end
     raise VideoDecodeError(path, f"truncated: frames stop at {end:.1f} s of {duration:.1f} s")
 
 
 class _ChunkPlanner:
-    """Splits the clip grid into chunks and lists the timestamps every consumer wants."""
+    """Splits the clip grid into chunks and lists the timestamps every consumer wants (a consumer
+    with a clip count of its own, a reference spec's, gets fewer clips in the last chunks)."""
 
-    def __init__(self, grid: np.ndarray, consumers: Mapping[str, SamplingSpec], chunk_seconds: float):
+    def __init__(self, grid: np.ndarray, consumers: Mapping[str, SamplingSpec], chunk_seconds: float,
+                 info: VideoInfo):
         self.grid = grid
-        self.consumers = dict(consumers)
         clip_len = max(float(grid[0, 1] - grid[0, 0]), 1e-6)
         self.clips_per_chunk = max(1, int(chunk_seconds // clip_len))
+        clip_seconds = float(grid[1, 0] - grid[0, 0]) if len(grid) > 1 else clip_len
+        self.targets = {name: clip_targets(spec, info, grid, clip_seconds) for name, spec in consumers.items()}
 
-    def chunks(self) -> Iterator[tuple[int, dict[str, list[np.ndarray]]]]:
-        """Yields (first clip, consumer -> per clip target times in seconds)."""
+    def chunks(self) -> Iterator[tuple[int, int, dict[str, list[np.ndarray]]]]:
+        """Yields (first clip, grid clips in the chunk, consumer -> per clip target times in seconds)."""
         for first in range(0, len(self.grid), self.clips_per_chunk):
-            clips = self.grid[first:first + self.clips_per_chunk]
-            yield first, {name: [target_times(spec, s, e) for s, e in clips] for name, spec in self.consumers.items()}
+            last = min(first + self.clips_per_chunk, len(self.grid))
+            yield first, last - first, {name: times[first:last] for name, times in self.targets.items()}
 
 
-def _assemble(first: int, grid: np.ndarray, picks: dict[str, list[np.ndarray]], frames: dict[int, np.ndarray],
-              frame_starts: Mapping[int, float], consumers: Mapping[str, SamplingSpec], info: VideoInfo) -> ClipChunk:
-    """Builds a chunk from `picks` (consumer -> per clip frame keys) and the decoded frames by key."""
-    n = len(next(iter(picks.values())))
+def _assemble(first: int, grid: np.ndarray, picks: dict[str, list[np.ndarray]],
+              frame_of: Callable[[int, SamplingSpec], np.ndarray] | None, frame_starts: Mapping[int, float],
+              consumers: Mapping[str, SamplingSpec], info: VideoInfo, n: int) -> ClipChunk:
+    """Builds a chunk of `n` grid clips from `picks` (consumer -> per clip frame keys) and the decoded
+    frames (`frame_of(key, spec)`)."""
     chunk = ClipChunk(first_clip=first, clip_times=grid[first:first + n].copy())
     for name, per_clip in picks.items():
-        short = consumers[name].short_side
+        spec = consumers[name]
         arrays = []
         for keys in per_clip:
-            clip = rotate_frames(np.stack([frames[int(k)] for k in keys]), info.rotation)
-            if min(clip.shape[1:3]) != short:
-                clip = _resize(clip, scaled_size(*info.display_size, short))
+            clip = rotate_frames(np.stack([frame_of(int(k), spec) for k in keys]), info.rotation)
+            if min(clip.shape[1:3]) != spec.short_side:
+                clip = _resize(clip, scaled_size(*info.display_size, spec.short_side))
             arrays.append(clip)
         chunk.frames[name] = arrays
+        chunk.frame_index[name] = [np.asarray(keys, dtype=np.int64) for keys in per_clip]
         chunk.frame_times[name] = [np.array([frame_starts[int(k)] for k in keys]) for keys in per_clip]
     return chunk
 
@@ -178,9 +186,32 @@ def _resize(clip: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 
 def _decode_size(info: VideoInfo, consumers: Mapping[str, SamplingSpec]) -> tuple[int, int]:
     short = max(spec.short_side for spec in consumers.values())
+    if any(isinstance(spec, REFERENCE_SPECS) and spec.short_side == short for spec in consumers.values()):
+        return reference_size(info.width, info.height, short)
     if short >= min(info.width, info.height):
         return info.width, info.height
     return scaled_size(info.width, info.height, short)
+
+
+class _ReferenceScaler:
+    """Decoded frames to RGB exactly as the references' ffmpeg graph makes them: libavfilter's
+    `scale` (libswscale bicubic, no extra flags) straight to rgb24 at `size`. PyAV's own
+    VideoFrame.reformat with bicubic is 0.4 grey levels off on average; the filter graph is exact."""
+
+    def __init__(self, stream: av.VideoStream, size: tuple[int, int]):
+        self.graph = av.filter.Graph()
+        source = self.graph.add_buffer(template=stream)
+        scale = self.graph.add("scale", f"{size[0]}:{size[1]}")
+        rgb = self.graph.add("format", "rgb24")
+        sink = self.graph.add("buffersink")
+        source.link_to(scale)
+        scale.link_to(rgb)
+        rgb.link_to(sink)
+        self.graph.configure()
+
+    def __call__(self, frame: av.VideoFrame) -> np.ndarray:
+        self.graph.push(frame)
+        return self.graph.pull().to_ndarray()
 
 
 def decode_with_decord(path: Path, info: VideoInfo, grid: np.ndarray, consumers: Mapping[str, SamplingSpec],
@@ -204,9 +235,13 @@ def decode_with_decord(path: Path, info: VideoInfo, grid: np.ndarray, consumers:
         raise VideoDecodeError(path, "no decodable video frames")
     starts = reader.get_frame_timestamp(np.arange(n))[:, 0].astype(np.float64)
     starts -= starts[0]
-    for first, wanted_times in _ChunkPlanner(grid, consumers, chunk_seconds).chunks():
+    for first, n, wanted_times in _ChunkPlanner(grid, consumers, chunk_seconds, info).chunks():
         picks = {name: [frame_index_at(starts, t) for t in per_clip] for name, per_clip in wanted_times.items()}
-        wanted = np.unique(np.concatenate([np.concatenate(v) for v in picks.values()]))
+        wanted = np.unique(np.concatenate([keys for per_clip in picks.values() for keys in per_clip]
+                                          or [np.zeros(0, np.int64)]))
+        if not len(wanted):  # a last clip no consumer takes a frame of
+            yield _assemble(first, grid, picks, None, {}, consumers, info, n)
+            continue
         try:
             batch = reader.get_batch(wanted.tolist()).asnumpy()
         except Exception as exc:  # decord's errors have no common base class
@@ -214,15 +249,22 @@ def decode_with_decord(path: Path, info: VideoInfo, grid: np.ndarray, consumers:
         stats.frames_decoded += len(wanted)
         stats.frames_converted += len(wanted)
         frames = dict(zip(wanted.tolist(), batch))
-        yield _assemble(first, grid, picks, frames, {int(i): starts[i] for i in wanted}, consumers, info)
+        yield _assemble(first, grid, picks, lambda key, _spec: frames[key], {int(i): starts[i] for i in wanted},
+                        consumers, info, n)
     del reader
+
+
+def _mode(spec: SamplingSpec) -> int:
+    """How a consumer's frames are converted: the reference short side, or 0 for the decode size."""
+    return spec.short_side if isinstance(spec, REFERENCE_SPECS) else 0
 
 
 class _StreamingPicker:
     """Sequential decoding with PyAV: for each target time, the last frame starting at or before it.
 
     Targets must come in non-decreasing time order. Frames are converted to RGB only when
-    picked; frame keys count decoded frames in presentation order.
+    picked (for reference specs through `_ReferenceScaler`, bit-exact with the references);
+    frame keys count decoded frames in presentation order.
     """
 
     def __init__(self, path: Path, info: VideoInfo, consumers: Mapping[str, SamplingSpec], stats: DecodeStats):
@@ -243,7 +285,10 @@ class _StreamingPicker:
         if self.current is None:
             raise VideoDecodeError(path, "no decodable video frames")
         self.lookahead = self._next_frame()
-        self.converted: dict[int, np.ndarray] = {}
+        self.info = info
+        self.stream = stream
+        self.scalers: dict[int, _ReferenceScaler] = {}
+        self.converted: dict[tuple[int, int], np.ndarray] = {}  # (key, reference short side or 0) -> RGB
         self.starts: dict[int, float] = {}
 
     def _next_frame(self) -> tuple[int, float, av.VideoFrame] | None:
@@ -260,25 +305,37 @@ class _StreamingPicker:
         self.count += 1
         return self.count - 1, t - self.origin, frame
 
-    def pick(self, t: float) -> int:
-        """Key of the frame on screen at time t (s)."""
+    def pick(self, t: float, spec: SamplingSpec) -> int:
+        """Key of the frame on screen at time t (s), converted as `spec` wants it."""
         while self.lookahead is not None and self.lookahead[1] <= t + 1e-6:
             self.current, self.lookahead = self.lookahead, self._next_frame()
         key, start, frame = self.current
         if self.lookahead is None and t > start + self.slack:
             # the stream ended before this target: a cut the probe's tail check could not see
             raise VideoDecodeError(self.path, f"truncated: frames stop at {start:.1f} s of {self.duration:.1f} s")
-        if key not in self.converted:
-            width, height = self.size
-            self.converted[key] = frame.to_ndarray(width=width, height=height, format="rgb24")
+        mode = _mode(spec)
+        if (key, mode) not in self.converted:
+            self.converted[key, mode] = self._convert(frame, mode)
             self.starts[key] = start
             self.stats.frames_converted += 1
         return key
 
+    def _convert(self, frame: av.VideoFrame, mode: int) -> np.ndarray:
+        if not mode:
+            width, height = self.size
+            return frame.to_ndarray(width=width, height=height, format="rgb24")
+        if mode not in self.scalers:
+            self.scalers[mode] = _ReferenceScaler(self.stream, reference_size(self.info.width, self.info.height, mode))
+        return self.scalers[mode](frame)
+
+    def frame_of(self, key: int, spec: SamplingSpec) -> np.ndarray:
+        return self.converted[key, _mode(spec)]
+
     def release_passed(self) -> None:
         """Drops converted frames that no later target can pick."""
-        for k in [k for k in self.converted if k < self.current[0]]:
-            del self.converted[k], self.starts[k]
+        for k, mode in [k for k in self.converted if k[0] < self.current[0]]:
+            del self.converted[k, mode]
+            self.starts.pop(k, None)
 
     def close(self) -> None:
         self.container.close()
@@ -288,14 +345,14 @@ def decode_with_pyav(path: Path, info: VideoInfo, grid: np.ndarray, consumers: M
                      chunk_seconds: float, stats: DecodeStats) -> Iterator[ClipChunk]:
     picker = _StreamingPicker(path, info, consumers, stats)
     try:
-        for first, wanted_times in _ChunkPlanner(grid, consumers, chunk_seconds).chunks():
+        for first, n, wanted_times in _ChunkPlanner(grid, consumers, chunk_seconds, info).chunks():
             # targets are picked in time order across consumers, then regrouped per clip
             flat = sorted((t, name, c, j) for name, per_clip in wanted_times.items()
                           for c, times in enumerate(per_clip) for j, t in enumerate(times))
             picks = {name: [np.zeros(len(t), np.int64) for t in per_clip] for name, per_clip in wanted_times.items()}
             for t, name, c, j in flat:
-                picks[name][c][j] = picker.pick(t)
-            yield _assemble(first, grid, picks, picker.converted, picker.starts, consumers, info)
+                picks[name][c][j] = picker.pick(t, consumers[name])
+            yield _assemble(first, grid, picks, picker.frame_of, picker.starts, consumers, info, n)
             picker.release_passed()
     finally:
         picker.close()
@@ -307,7 +364,9 @@ def decode_with_backend(path: str | os.PathLike, info: VideoInfo, grid: np.ndarr
     path = Path(path)
     if backend not in ("auto", "decord", "pyav"):
         raise ValueError(f"backend must be 'auto', 'decord' or 'pyav', got {backend!r}")
-    if backend == "pyav" or (backend == "auto" and info.rotation):
+    # reference pixels are exact only through the PyAV filter graph (decord's scaler differs by ~0.5 grey levels)
+    exact = any(isinstance(spec, REFERENCE_SPECS) for spec in consumers.values())
+    if backend == "pyav" or (backend == "auto" and (info.rotation or exact)):
         yield from decode_with_pyav(path, info, grid, consumers, chunk_seconds, stats)
         return
     chunks = decode_with_decord(path, info, grid, consumers, chunk_seconds, stats)

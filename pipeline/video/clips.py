@@ -9,7 +9,15 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from pipeline.common.errors import UserInputError
-from pipeline.video.sampling import FramesPerClip, ResampleFps, SamplingSpec  # noqa: F401 (ResampleFps: doctests)
+from pipeline.video import reference
+from pipeline.video.reference import BOUNDARY_S
+from pipeline.video.sampling import (  # noqa: F401 (ResampleFps: doctests)
+    FramesPerClip,
+    ReferenceFrames,
+    ReferenceSlowFast,
+    ResampleFps,
+    SamplingSpec,
+)
 
 
 class VideoDecodeError(UserInputError):
@@ -28,7 +36,8 @@ class VideoInfo:
     `width`/`height` are the coded frame size; `rotation` (degrees, one of 0/90/180/270,
     counter-clockwise as in the display matrix) says how frames must be turned for display.
     `duration` (seconds) is the video stream's duration, falling back to frames / fps and
-    then to the container's duration.
+    then to the container's duration; `frames_end` where the last frame ends (its start plus its
+    duration, from the packets; 0 when unknown).
     """
 
     path: str
@@ -40,6 +49,12 @@ class VideoInfo:
     rotation: int
     has_audio: bool
     codec: str
+    frames_end: float = 0.0
+
+    @property
+    def end(self) -> float:
+        """Where the last frame ends (s): its start plus its duration, else the stated duration."""
+        return self.frames_end or self.duration
 
     @property
     def display_size(self) -> tuple[int, int]:
@@ -68,12 +83,17 @@ class ClipChunk:
         clip_times: float64 [k, 2], (start_s, end_s) of each clip.
         frames: consumer name -> per clip uint8 [T, H, W, 3] RGB frames (short side as asked).
         frame_times: consumer name -> per clip float64 [T], the source timestamp (s) of each frame.
+        frame_index: consumer name -> per clip int64 [T], each frame's index among the video's
+            decoded frames in presentation order.
+        A consumer with a clip count of its own (a reference spec's) can have fewer clips than
+        `clip_times` in a video's last chunks.
     """
 
     first_clip: int
     clip_times: np.ndarray
     frames: dict[str, list[np.ndarray]] = field(default_factory=dict)
     frame_times: dict[str, list[np.ndarray]] = field(default_factory=dict)
+    frame_index: dict[str, list[np.ndarray]] = field(default_factory=dict)
 
 
 def clip_grid(duration: float, clip_seconds: float = 2.0) -> np.ndarray:
@@ -110,15 +130,46 @@ def target_times(spec: SamplingSpec, start: float, end: float) -> np.ndarray:
     return start + np.arange(n, dtype=np.float64) / spec.fps
 
 
+#: A frame up to this much after a target time still serves it (a frame stamped 0.0333333 serves 1/30).
+AT_OR_BEFORE_S = 1e-6
+
+
 def frame_index_at(frame_starts: np.ndarray, times: np.ndarray) -> np.ndarray:
     """Index of the last frame whose start time is <= t (the first frame for earlier t).
 
     >>> frame_index_at(np.array([0.0, 0.5, 1.0]), np.array([0.0, 0.49, 0.5, 7.0])).tolist()
     [0, 0, 1, 2]
     """
-    # a small tolerance: a frame stamped 0.0333333 serves the target 1/30
-    idx = np.searchsorted(frame_starts, times + 1e-6, side="right") - 1
+    idx = np.searchsorted(frame_starts, times + AT_OR_BEFORE_S, side="right") - 1
     return np.clip(idx, 0, len(frame_starts) - 1)
+
+
+def strictly_before(times: np.ndarray) -> np.ndarray:
+    """Times that make `frame_index_at` (and the streaming picker) pick the last frame strictly
+    before each of `times`, a frame within BOUNDARY_S of it counting as on it.
+
+    >>> starts = np.array([0.0, 0.96, 1.0])
+    >>> frame_index_at(starts, strictly_before(np.array([1.0, 1.01, 3.0]))).tolist()
+    [1, 2, 2]
+    """
+    return np.asarray(times, dtype=np.float64) - AT_OR_BEFORE_S - BOUNDARY_S
+
+
+def clip_targets(spec: SamplingSpec, info: VideoInfo, grid: np.ndarray, clip_seconds: float) -> list[np.ndarray]:
+    """Per clip the times (s) whose frames a consumer gets, for the whole video. Reference specs
+    have their own clip counts (pipeline.video.reference), at most the grid's."""
+    if isinstance(spec, ReferenceFrames):
+        n = min(len(grid), reference.frame_clip_count(info.end, clip_seconds))
+        return [strictly_before(t[None]) for t in reference.frame_targets(n, clip_seconds)]
+    if isinstance(spec, ReferenceSlowFast):
+        n = min(len(grid), reference.slowfast_clip_count(info.duration, clip_seconds))
+        n_resampled = reference.resampled_count(info.end, spec.fps)
+        offsets = reference.hero_fast_offsets(info.fps, spec.num_frames, spec.sampling_rate, spec.fps,
+                                              clip_frames=int(round(spec.fps * clip_seconds)))
+        return [strictly_before(reference.resampled_targets(
+                    reference.hero_resampled_index(i, offsets, n_resampled, spec.fps, clip_seconds), spec.fps))
+                for i in range(n)]
+    return [target_times(spec, s, e) for s, e in grid]
 
 
 def scaled_size(width: int, height: int, short_side: int) -> tuple[int, int]:

@@ -36,4 +36,38 @@ class ResampleFps(BaseModel):
     short_side: int = Field(default=224, gt=0, description="decoded frames are resized so their short side is this (pixels)")
 
 
-SamplingSpec = Annotated[Union[FramesPerClip, ResampleFps], Field(discriminator="kind")]
+class ReferenceFrames(BaseModel):
+    """One frame per clip exactly as the public CLIP / BLIP-2 extractors pick and scale it (HERO,
+    Moment-DETR, VideoLights: ffmpeg `fps=1/clip_seconds` with "near" rounding).
+
+    Clip k shows the last frame strictly before (k + 1/2) x clip_seconds; there are
+    floor(T_end / clip_seconds + 1/2) clips (T_end: the last frame's end), so a partial last clip
+    shorter than half a clip gets none. Frames are scaled by libswscale's bicubic filter to the short
+    side, the other side truncated (`pipeline.video.reference`), as the references' ffmpeg graph does.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    kind: Literal["reference_frames"] = "reference_frames"
+    short_side: int = Field(default=224, gt=0, description="frames are scaled so their short side is this (pixels)")
+
+
+class ReferenceSlowFast(BaseModel):
+    """The fast-pathway frames of each clip exactly as HERO's SlowFast extractor (which made the
+    released features) picks them: the video resampled to `fps` (the last frame strictly before
+    (j + 1/2) / fps), padded to whole seconds and to an even number of seconds, cut into clips,
+    `num_frames` positions of a window of num_frames x sampling_rate x floor(source fps) / fps frames
+    from each clip's start; ceil(duration / clip_seconds) clips. Scaled as ReferenceFrames."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    kind: Literal["reference_slowfast"] = "reference_slowfast"
+    fps: float = Field(default=30.0, gt=0, description="frame rate of the resampled stream")
+    num_frames: int = Field(default=32, gt=0, description="fast-pathway frames per clip")
+    sampling_rate: int = Field(default=2, gt=0, description="resampled frames per fast frame at 30 fps sources")
+    short_side: int = Field(default=224, gt=0, description="frames are scaled so their short side is this (pixels)")
+
+
+REFERENCE_SPECS = (ReferenceFrames, ReferenceSlowFast)
+"""Specs whose pixels must equal the references' (libswscale bicubic through a filter graph)."""
+
+SamplingSpec = Annotated[Union[FramesPerClip, ResampleFps, ReferenceFrames, ReferenceSlowFast],
+                         Field(discriminator="kind")]

@@ -25,7 +25,7 @@ from pipeline.extractors.frames import (
     resize_square,
     uniform_indices,
 )
-from pipeline.video.sampling import FramesPerClip, ResampleFps
+from pipeline.video.sampling import ReferenceFrames, ReferenceSlowFast
 
 TINY_DIMS = {"slowfast": 288, "clip": 32, "blip2": 32}
 
@@ -51,7 +51,8 @@ def test_tiny_presets_are_labelled_and_declare_their_sampling(name):
     assert ext.preset == "tiny"
     assert ext.weights_id == "tiny:seed3"
     assert ext.dim == TINY_DIMS[name]
-    expected = ResampleFps(fps=30.0, short_side=224) if name == "slowfast" else FramesPerClip(offsets=(0.0,), short_side=224)
+    # the public extractors' frame rules, for every preset (tests/pipeline/test_reference_frames.py)
+    expected = ReferenceSlowFast(fps=30.0, num_frames=32, short_side=224) if name == "slowfast" else ReferenceFrames()
     assert ext.sampling == expected
     info = ext.describe()
     assert info["weights_id"].startswith("tiny:") and info["preset"] == "tiny" and info["dim"] == ext.dim

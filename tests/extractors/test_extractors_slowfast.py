@@ -52,11 +52,16 @@ def test_batch_size_does_not_change_features(ext, make_clips):
     np.testing.assert_allclose(ext.encode_video(clips, batch_size=1), ext.encode_video(clips, batch_size=16), atol=1e-5)
 
 
-def test_32_of_60_frames_uniformly_and_slow_is_every_4th():
+def test_32_of_60_frames_uniformly_and_slow_as_pytorchvideo_packs_it():
     fast, slow = slowfast_frame_indices(60)
     assert len(fast) == 32 and fast[0] == 0 and fast[-1] == 59
     assert np.all(np.diff(fast) >= 1) and np.all(np.diff(fast) <= 2)  # evenly spread, no repeats
-    assert slow.tolist() == fast[::4].tolist() and len(slow) == 8
+    assert slow.tolist() == fast[[0, 4, 8, 13, 17, 22, 26, 31]].tolist()  # linspace(0, 31, 8), truncated
+
+
+def test_the_delivered_fast_pathway_is_taken_whole(ext):
+    fast, slow = ext.frame_indices(32)  # what the decoder delivers for ReferenceSlowFast
+    assert fast.tolist() == list(range(32)) and slow.tolist() == [0, 4, 8, 13, 17, 22, 26, 31]
 
 
 def test_short_clips_are_padded_with_their_last_frame():

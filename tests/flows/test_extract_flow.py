@@ -59,8 +59,9 @@ def test_extract_flow_fills_the_store_and_names_missing_videos(tmp_path):
     assert store.keys("video", "clip") == ["vid00", "vid01"] and store.keys("video", "slowfast") == ["vid00", "vid01"]
     assert store.keys("text", "clip") == ["0", "1", "9"] and store.keys("video", "blip2") == []
     again = extract_flow(store=store_url, video_dir=str(videos), annotations=str(ann),
-                         config=ExtractConfig(extractors=("clip", "slowfast")))
-    assert (again.done, again.skipped) == (0, 2)
+                         config=ExtractConfig(extractors=("clip", "slowfast")), return_state=True)
+    assert again.is_failed()  # "gone" is still missing
+    assert (again.result(raise_on_failure=False).done, again.result(raise_on_failure=False).skipped) == (0, 2)
 
 
 def test_killed_extract_cli_resumes_without_redoing_finished_videos(tmp_path):

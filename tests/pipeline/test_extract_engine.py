@@ -44,7 +44,7 @@ def test_clip_chunks_are_batched_across_videos_and_encoded_when_a_batch_fills(en
 
 def test_a_finished_video_is_written_once_all_its_clips_are_encoded(engine, extractors):
     engine.handle(ClipsReady("a", "clip", 0, _clips(extractors, 2)))
-    engine.handle(VideoDecoded("a", 2))
+    engine.handle(VideoDecoded("a", {"clip": 2}))
     assert not engine.finished  # decoded, but two clips still wait in the batch
     engine.handle(ClipsReady("b", "clip", 0, _clips(extractors, 1)))  # fills the batch: encodes a's clips too
     record = engine.finished["a"]

@@ -58,7 +58,7 @@ def test_cli_prints_the_summary_and_fails_when_a_video_failed(video_dir, tmp_pat
 def test_cli_refuses_bad_settings(tmp_path):
     result = runner.invoke(app, ["synthesize", "--videos", str(tmp_path), "--store", str(tmp_path / "s"),
                                  "--out", str(tmp_path / "o.jsonl"), "--frame-rule", "last"])
-    assert result.exit_code == 2 and "frame_rule" in result.stderr
+    assert result.exit_code == 2 and "'--frame-rule'" in result.stderr and "'middle', 'first', 'random'" in result.stderr
     result = runner.invoke(app, ["synthesize", "--videos", str(tmp_path / "nope"), "--store", str(tmp_path / "s"),
                                  "--out", str(tmp_path / "o.jsonl")])
     assert result.exit_code == 2 and "not a directory" in result.stderr

@@ -39,7 +39,7 @@ def test_train_command_names_bad_options(small_data, tmp_path) -> None:
         (["--features", "clip"], "VIDEO/TEXT"),
         (["--model-option", "dec_layer=2"], "dec_layer"),
         (["--model-option", "oops"], "KEY=VALUE"),
-        (["--dataset-kind", "youtube"], "dataset_kind"),
+        (["--dataset-kind", "youtube"], "'--dataset-kind'"),
         (["--stage", "finetune"], "init_from"),
     ]
     for extra, message in cases:
