@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import Literal, Optional
 
 import typer
 
@@ -181,6 +181,38 @@ def export_features_cmd(
         fail(f"--kind must be 'video' or 'text', got {kind!r}")
     n = export_features(FeatureStore(store, mode="r"), extractor, kind, out)
     typer.echo(f"exported {n} {kind}/{extractor} entries to {out}")
+
+
+@app.command()
+def frames(
+    video: Path = typer.Argument(..., help="a video file"),
+    extractor: Literal["clip", "blip2", "slowfast"] = typer.Option(..., "--extractor", help="whose frames"),
+    out: Path = typer.Option(..., "--out", help="npz: n_clips, src_frame_index, src_pts_seconds, clips, pixels"),
+    clips: Optional[str] = typer.Option(None, "--clips", help="pixels of these clips only, e.g. 0,7,15"),
+    sheet: Optional[Path] = typer.Option(None, "--sheet", help="also draw the frames into this PNG"),
+    clip_seconds: float = typer.Option(2.0, "--clip-seconds", help="clip length in seconds"),
+) -> None:
+    """What EXTRACTOR reads of VIDEO: the source frame behind every frame of every clip, and the pixels
+    after scale and crop (before normalisation), from the same decode pass extraction uses."""
+    from pipeline.extract.frames_view import contact_sheet, extractor_frames, save_frames
+    from pipeline.video import VideoDecodeError
+
+    if not video.is_file():
+        fail(f"{video}: file not found")
+    try:
+        wanted = [int(c) for c in clips.split(",") if c.strip()] if clips else None
+    except ValueError:
+        fail(f"--clips {clips!r}: expected clip indices separated by commas, e.g. 0,7,15")
+    try:
+        arrays = extractor_frames(video, extractor, wanted, clip_seconds)
+    except (ValueError, VideoDecodeError) as exc:
+        fail(str(exc))
+    save_frames(arrays, out)
+    if sheet is not None:
+        contact_sheet(arrays, sheet)
+    k = arrays["src_frame_index"].shape[1]
+    typer.echo(f"{video.name}: {int(arrays['n_clips'])} {extractor} clips of {k} frame(s); "
+               f"pixels of {len(arrays['clips'])} clips -> {out}" + (f"; sheet -> {sheet}" if sheet else ""))
 
 
 @app.command("model-info")

@@ -6,6 +6,7 @@ from pipeline.extractors.registry import (
     available_text_encoders,
     build_extractor,
     build_text_encoder,
+    extractor_sampling,
 )
 from pipeline.extractors.weights import MissingWeightsError
 
@@ -19,4 +20,5 @@ __all__ = [
     "available_text_encoders",
     "build_extractor",
     "build_text_encoder",
+    "extractor_sampling",
 ]

@@ -20,7 +20,7 @@ from pipeline.extractors.frames import (
     normalize,
     resize_square,
 )
-from pipeline.video.sampling import SamplingSpec
+from pipeline.video.sampling import ReferenceFrames, SamplingSpec
 
 PRESETS: tuple[str, ...] = ("tiny", "paper")
 
@@ -132,6 +132,12 @@ class VideoExtractor(_Encoder, ABC):
 
     sampling: SamplingSpec
     crop_size: int
+
+    @staticmethod
+    def sampling_for(crop_size: int = 224) -> SamplingSpec:
+        """The frames this extractor reads at short side `crop_size`: one per clip, as the public
+        CLIP / BLIP-2 extractors pick and scale them (SlowFast overrides it)."""
+        return ReferenceFrames(short_side=crop_size)
 
     def with_crop_size(self, crop_size: int) -> VideoExtractor:
         """A copy (sharing the network) that decodes frames at short side `crop_size` and crops that.

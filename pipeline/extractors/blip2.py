@@ -21,7 +21,6 @@ from pipeline.extractors.base import (
     tiny_weights_id,
 )
 from pipeline.extractors.weights import MissingWeightsError, disk_weights_id, find_first, hf_cache_file
-from pipeline.video.sampling import ReferenceFrames
 
 log = logging.getLogger(__name__)
 
@@ -146,7 +145,7 @@ class Blip2Extractor(SingleFrameImageExtractor):
         self.tokenizer = tokenizer  # kept only so save_pretrained writes a complete directory
         self.crop_size = crop_size
         self.image_size = int(model.config.vision_config.image_size)
-        self.sampling = ReferenceFrames(short_side=crop_size)
+        self.sampling = self.sampling_for(crop_size)
 
     @classmethod
     def tiny(cls, seed: int = 0, device: str | torch.device = "cpu") -> Blip2Extractor:

@@ -25,7 +25,6 @@ from pipeline.extractors.base import (
     tiny_weights_id,
 )
 from pipeline.extractors.weights import MissingWeightsError, disk_weights_id, find_first, hf_cache_file
-from pipeline.video.sampling import ReferenceFrames
 
 log = logging.getLogger(__name__)
 
@@ -161,7 +160,7 @@ class ClipExtractor(SingleFrameImageExtractor):
         self.model = model.eval().requires_grad_(False).to(self.device)
         self.crop_size = crop_size
         self.image_size = _image_size(model)
-        self.sampling = ReferenceFrames(short_side=crop_size)
+        self.sampling = self.sampling_for(crop_size)
 
     @classmethod
     def tiny(cls, seed: int = 0, device: str | torch.device = "cpu") -> ClipExtractor:
@@ -183,17 +182,32 @@ class ClipExtractor(SingleFrameImageExtractor):
         return self.model.encode_image(batch)  # (B, embed_dim)
 
 
+def reference_token_ids(tokenizer, queries: list[str], context_length: int = 77, max_valid: int = 32) -> torch.Tensor:
+    """Token ids as Moment-DETR's / VideoLights' `tokenize(max_valid_length=32)` makes them:
+    [SOT] + the first max_valid - 2 BPE tokens + [EOT], zero-padded to the context length, so the
+    EOT is always kept (open_clip's own tokenizer cuts a long query's EOT off instead).
+
+    `tokenizer` is open_clip's SimpleTokenizer (its cleaning, lower-casing and BPE are the references').
+    """
+    rows = []
+    for query in queries:
+        ids = [tokenizer.sot_token_id] + tokenizer.encode(query)[:max_valid - 2] + [tokenizer.eot_token_id]
+        rows.append(ids + [0] * (context_length - len(ids)))
+    return torch.tensor(rows, dtype=torch.long)
+
+
 class ClipTextEncoder(TextEncoder):
     """CLIP text tower: token outputs after the final layer norm (no projection) and the pooled EOT vector.
 
-    `tokens` keeps the valid tokens, SOT and EOT included, as the public Moment-DETR/VideoLights
-    features do, cut to the first `max_tokens`. `pooled` is the EOT token through the text
-    projection (CLIP's usual text embedding). The token width must equal the embedding size
-    (512 and 512 for ViT-B/32), so both share `dim`.
+    Tokens and kept positions are the public Moment-DETR/VideoLights features': ids from
+    `reference_token_ids`, and the first (ids != 0).sum() token states (SOT and EOT included; an id-0
+    token, BPE's "!" before punctuation, shortens that range by one, as in the references). `pooled` is
+    the EOT token through the text projection (CLIP's usual text embedding). The token width must
+    equal the embedding size (512 and 512 for ViT-B/32), so both share `dim`.
     """
 
     name = "clip"
-    version = "1"
+    version = "2"
 
     def __init__(self, model: CLIP, tokenizer=None, *, preset: str, weights_id: str,
                  device: str | torch.device = "cpu", max_tokens: int = 32, amp: bool = True):
@@ -234,12 +248,12 @@ class ClipTextEncoder(TextEncoder):
         check_queries(self.name, queries)
         out: list[TextFeatures] = []
         for start in range(0, len(queries), batch_size):
-            ids = self.tokenizer(queries[start:start + batch_size])  # (B, ctx) long
-            # valid = up to and including EOT, the largest id (0 is also the id of "!", so no `!= 0` count)
-            n_valid = (ids.argmax(dim=-1) + 1).tolist()
+            ids = reference_token_ids(self.tokenizer, queries[start:start + batch_size], self.model.context_length,
+                                      self.max_tokens)  # (B, ctx) long
+            n_valid = (ids != 0).sum(dim=-1).tolist()
             with torch.inference_mode(), self._autocast():
                 states, pooled = self._encode(self._to_device(ids))
             states, pooled = states.float().cpu().numpy(), pooled.float().cpu().numpy()
             for i, n in enumerate(n_valid):
-                out.append(TextFeatures(tokens=states[i, :min(n, self.max_tokens)].copy(), pooled=pooled[i].copy()))
+                out.append(TextFeatures(tokens=states[i, :n].copy(), pooled=pooled[i].copy()))
         return out

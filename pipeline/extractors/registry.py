@@ -8,6 +8,7 @@ import os
 import torch
 
 from pipeline.extractors.base import TextEncoder, VideoExtractor, check_preset
+from pipeline.video.sampling import SamplingSpec
 
 # Classes are named by import path so that importing the package does not import open_clip,
 # pytorchvideo and transformers (seconds each); only the encoders asked for are imported.
@@ -45,6 +46,11 @@ def _build(cls: type, preset: str, device: str | torch.device, weights_dir: str 
     if preset == "tiny":
         return cls.tiny(seed=seed, device=device)
     return cls.from_pretrained(weights_dir, preset="paper", device=device)
+
+
+def extractor_sampling(name: str, crop_size: int = 224) -> SamplingSpec:
+    """The frames extractor `name` reads (its sampling spec), without building its network."""
+    return _resolve(VIDEO_EXTRACTORS, name, "video extractor").sampling_for(crop_size)
 
 
 def build_extractor(name: str, preset: str = "tiny", device: str | torch.device = "cpu",

@@ -148,7 +148,7 @@ class SlowFastExtractor(VideoExtractor):
     """
 
     name = "slowfast"
-    version = "1"
+    version = "2"  # 2: the slow pathway at pytorchvideo's linspace positions
 
     def __init__(self, model: nn.Module, *, preset: str, weights_id: str, device: str | torch.device = "cpu",
                  input_size: int | None = None, crop_size: int = 224, fps: float = 30.0,
@@ -159,7 +159,12 @@ class SlowFastExtractor(VideoExtractor):
         self.input_size = input_size or PRESETS[preset].input_size
         self.clip_frames = max(1, round(fps * clip_seconds))
         self.num_fast, self.alpha = num_fast, alpha
-        self.sampling = ReferenceSlowFast(fps=fps, num_frames=num_fast, short_side=crop_size)
+        self.sampling = self.sampling_for(crop_size, fps=fps, num_frames=num_fast)
+
+    @staticmethod
+    def sampling_for(crop_size: int = 224, fps: float = 30.0, num_frames: int = 32) -> ReferenceSlowFast:
+        """HERO's frames (the released features'), scaled to short side `crop_size`."""
+        return ReferenceSlowFast(fps=fps, num_frames=num_frames, short_side=crop_size)
 
     @classmethod
     def tiny(cls, seed: int = 0, device: str | torch.device = "cpu", **kwargs) -> SlowFastExtractor:
