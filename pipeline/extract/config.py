@@ -24,7 +24,8 @@ class DecodeConfig(BaseModel):
 
     Attributes:
         clip_seconds: clip length in seconds (2 for QVHighlights and TVSum, 1 for Charades-STA).
-        backend: "auto" (decord, PyAV when decord cannot open a file or it is rotated), "decord" or "pyav".
+        backend: "auto" or "pyav" (PyAV, frames scaled exactly as the public extractors' ffmpeg graph), or
+            "decord" (its own scaler: about 0.5 grey levels from those pixels; not for rotated videos).
         chunk_seconds: seconds of clips decoded at a time; bounds memory whatever the video length.
         short_side: decoded frames are resized to this short side (pixels).
     """

@@ -21,9 +21,9 @@ def synthesis_consumers(config: SynthesizeConfig = SynthesizeConfig()) -> dict[s
     """The two sampling specs the synthesize stage adds to a decode pass.
 
     The caption consumer samples, in every clip, the offsets the frame rule can land on (one for
-    "middle" and "first"); the score consumer samples `score_frame_offset` of every clip, by default
-    the offset-0 frame at the decode short side, i.e. exactly the BLIP-2 / CLIP extractors'
-    `sampling`, so a shared decode pass can serve both from the same decoded frame.
+    "middle" and "first"); the score consumer samples `score_frame_offset` of every clip (by default
+    its first frame) at the decode short side; on a shared pass they get the very pixels an extractor
+    at that size would (one filter graph scales every consumer's frames).
     """
     short = config.decode.short_side
     return {CAPTION_CONSUMER: FramesPerClip(offsets=config.caption_offsets(), short_side=short),

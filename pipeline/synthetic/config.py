@@ -38,7 +38,7 @@ class SynthesizeConfig(BaseModel):
             (a seeded uniform time in the interval, on a grid of `random_frames_per_clip` per clip).
         random_frames_per_clip: time resolution of the "random" rule (frames offered per clip).
         score_frame_offset: which frame of each clip is scored, as a fraction of the clip (0.0: its
-            first frame, the same frame the BLIP-2 and CLIP video features use).
+            first frame).
         scorer: caption-frame similarity: "itm" (BLIP-2 image-text matching probability, in [0, 1]),
             "itc" (BLIP-2 Q-Former contrastive similarity: max over the 32 query embeddings of the
             cosine with the caption embedding, in [-1, 1]; the paper's "cosine similarity").

@@ -1,4 +1,4 @@
-"""The two decoder back-ends (decord first, PyAV as the fallback) behind `pipeline.video.reader`."""
+"""The two decoder back-ends behind `pipeline.video.reader`: PyAV (the default: exact reference pixels) and decord."""
 
 from __future__ import annotations
 
@@ -255,23 +255,22 @@ def decode_with_decord(path: Path, info: VideoInfo, grid: np.ndarray, consumers:
 
 
 def _mode(spec: SamplingSpec) -> int:
-    """How a consumer's frames are converted: the reference short side, or 0 for the decode size."""
-    return spec.short_side if isinstance(spec, REFERENCE_SPECS) else 0
+    """How a consumer's frames are converted: scaled to its short side (the references' size rule)."""
+    return spec.short_side
 
 
 class _StreamingPicker:
     """Sequential decoding with PyAV: for each target time, the last frame starting at or before it.
 
     Targets must come in non-decreasing time order. Frames are converted to RGB only when
-    picked (for reference specs through `_ReferenceScaler`, bit-exact with the references);
-    frame keys count decoded frames in presentation order.
+    picked, at each consumer's short side through `_ReferenceScaler` (bit-exact with the
+    references); frame keys count decoded frames in presentation order.
     """
 
     def __init__(self, path: Path, info: VideoInfo, consumers: Mapping[str, SamplingSpec], stats: DecodeStats):
         self.path = path
         self.duration = info.duration
         self.slack = TRUNCATION_TOLERANCE_S + (2.0 / info.fps if info.fps > 0 else 0.0)
-        self.size = _decode_size(info, consumers)
         self.container = _open_container(path)
         stats.opens += 1
         stats.backend = "pyav"
@@ -288,7 +287,7 @@ class _StreamingPicker:
         self.info = info
         self.stream = stream
         self.scalers: dict[int, _ReferenceScaler] = {}
-        self.converted: dict[tuple[int, int], np.ndarray] = {}  # (key, reference short side or 0) -> RGB
+        self.converted: dict[tuple[int, int], np.ndarray] = {}  # (key, short side) -> RGB
         self.starts: dict[int, float] = {}
 
     def _next_frame(self) -> tuple[int, float, av.VideoFrame] | None:
@@ -321,9 +320,6 @@ class _StreamingPicker:
         return key
 
     def _convert(self, frame: av.VideoFrame, mode: int) -> np.ndarray:
-        if not mode:
-            width, height = self.size
-            return frame.to_ndarray(width=width, height=height, format="rgb24")
         if mode not in self.scalers:
             self.scalers[mode] = _ReferenceScaler(self.stream, reference_size(self.info.width, self.info.height, mode))
         return self.scalers[mode](frame)
@@ -364,20 +360,9 @@ def decode_with_backend(path: str | os.PathLike, info: VideoInfo, grid: np.ndarr
     path = Path(path)
     if backend not in ("auto", "decord", "pyav"):
         raise ValueError(f"backend must be 'auto', 'decord' or 'pyav', got {backend!r}")
-    # reference pixels are exact only through the PyAV filter graph (decord's scaler differs by ~0.5 grey levels)
-    exact = any(isinstance(spec, REFERENCE_SPECS) for spec in consumers.values())
-    if backend == "pyav" or (backend == "auto" and (info.rotation or exact)):
+    # "auto" is PyAV: its filter graph gives the references' pixels exactly (decord's scaler differs by
+    # ~0.5 grey levels), and every consumer of a pass then gets the same pixels whatever else rides on it
+    if backend in ("pyav", "auto"):
         yield from decode_with_pyav(path, info, grid, consumers, chunk_seconds, stats)
         return
-    chunks = decode_with_decord(path, info, grid, consumers, chunk_seconds, stats)
-    try:
-        first = next(chunks, None)
-    except VideoDecodeError as exc:
-        if backend == "decord":
-            raise
-        log.info("%s: decord failed (%s); falling back to PyAV", path, exc.reason)
-        yield from decode_with_pyav(path, info, grid, consumers, chunk_seconds, stats)
-        return
-    if first is not None:
-        yield first
-    yield from chunks
+    yield from decode_with_decord(path, info, grid, consumers, chunk_seconds, stats)

@@ -80,7 +80,7 @@ def decode_clips(
         consumers: name -> sampling spec (e.g. {"clip": FramesPerClip(), "slowfast": ResampleFps()}).
         clip_seconds: clip length (s).
         chunk_seconds: how many seconds of clips are decoded and yielded at a time.
-        backend: "decord", "pyav", or "auto" (decord, PyAV when decord cannot open the file).
+        backend: "auto" or "pyav" (PyAV, exact reference pixels), or "decord" (its own scaler; not rotated videos).
         info: a probe result to reuse; probed when None.
         stats: filled with counts of opens and decoded frames.
 
