@@ -279,6 +279,15 @@ def _parse_features(features: Optional[str], extractor_preset: Optional[str], pr
                       extractor_preset=extractor_preset or "paper")
 
 
+def _require_features(preset: str, features: Optional[str]) -> None:
+    """A preset without a feature set (the tiny ones) needs --features: say so as a flag, not in Python."""
+    from model.presets import get_preset, list_presets
+
+    if features is None and preset in list_presets() and get_preset(preset).features is None:
+        fail(f"preset {preset!r} has no feature set; name the features, e.g. --features clip/clip "
+             "--extractor-preset tiny (video encoders / text encoders, in the model's order)")
+
+
 def _parse_options(options: list[str]) -> dict:
     """["dec_layers=2", "fra=false"] -> {"dec_layers": 2, "fra": False} (values read as JSON, else text)."""
     import json
@@ -328,12 +337,9 @@ def train_cmd(
 
     from pipeline.common import progress
     from pipeline.datasets import AnnotationError, MissingFeaturesError
-    from model.presets import get_preset, list_presets
     from pipeline.training import TrainRunConfig, train
 
-    if features is None and preset in list_presets() and get_preset(preset).features is None:
-        fail(f"preset {preset!r} has no feature set; name the features, e.g. --features clip/clip "
-             "--extractor-preset tiny (video encoders / text encoders, in the model's order)")
+    _require_features(preset, features)
     try:
         config = TrainRunConfig(
             preset=preset, train_annotations=str(train_annotations),
