@@ -22,6 +22,7 @@ from flows.cli_common import (
     PresetChoice,
     RichProgress,
     StageChoice,
+    TVSumDomainChoice,
     describe_options_error,
     fail,
     user_error_message,
@@ -330,7 +331,7 @@ def train_cmd(
     extractor_preset: Optional[PresetChoice] = typer.Option(None, "--extractor-preset", help="paper or tiny features"),
     model_option: Optional[list[str]] = typer.Option(
         None, "--model-option", help="KEY=VALUE ModelConfig override (repeatable), e.g. fra=false"),
-    domain: Optional[str] = typer.Option(None, "--domain", help="TVSum: train one domain's model (BK, BT, ...)"),
+    domain: Optional[TVSumDomainChoice] = typer.Option(None, "--domain", help="TVSum: train one domain's model"),
 ) -> None:
     """Train, pretrain or fine-tune a model on stored features; prints where the checkpoints are."""
     from pydantic import ValidationError

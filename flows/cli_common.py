@@ -15,6 +15,7 @@ PresetChoice = Literal["tiny", "paper"]
 BackendChoice = Literal["auto", "decord", "pyav"]
 FeatureKindChoice = Literal["video", "text"]
 StageChoice = Literal["pretrain", "finetune", "train"]
+TVSumDomainChoice = Literal["BK", "BT", "DS", "FM", "GA", "MS", "PK", "PR", "VT", "VU"]
 
 
 class RichProgress:

@@ -98,3 +98,12 @@ def test_train_without_features_names_the_flag_to_pass(capsys, tmp_path):
                           "--store", str(tmp_path / "s"), "--out", str(tmp_path / "run"))
     assert (code, out) == (2, "")
     assert "--features clip/clip --extractor-preset tiny" in err and "FeatureSet" not in err
+
+
+def test_the_tvsum_domains_are_the_datasets():
+    from typing import get_args
+
+    from flows.cli_common import TVSumDomainChoice
+    from pipeline.datasets.rows import TVSUM_DOMAINS
+
+    assert get_args(TVSumDomainChoice) == TVSUM_DOMAINS

@@ -140,7 +140,7 @@ def _start_stack(stack: Stack) -> None:
     stack.cli("work-pool", "create", POOL, "--type", "process")
     stack.cli("work-pool", "set-concurrency-limit", POOL, "3")
     stack.cli("deploy", "--prefect-file", "prefect.yaml", "--name", "extract", "--name", "extract-shard-process",
-              "--name", "regenerate-features", timeout=600)
+              "--name", "regenerate-features", "--name", "videolights-pipeline-process", timeout=600)
     stack.start("worker", "worker", "start", "--pool", POOL, "--name", "test-worker")
 
 
@@ -157,6 +157,42 @@ def _regenerate_new_and_changed(client, deployment_id, videos: Path, store_url: 
     assert "Missing: `video/clip/vid03`" in plan
     assert "| 2 | 0 | 0 |" in _artifact(client, regen, "regenerate-summary")
     return time.monotonic() - t0
+
+
+#: The whole DAG at its smallest (generated data, CLIP only, no pretraining): a deployment run of it
+#: trains for two epochs in the worker's flow-run process.
+SMALL_DAG = {
+    "name": "deployed", "device": "cpu",
+    "data": {"kind": "qvhighlights",
+             "generate": {"train_videos": 4, "val_videos": 2, "seconds": 20, "fps": 4, "width": 64, "height": 48}},
+    "features": {"video": ["clip"], "text": ["clip"], "extractor_preset": "tiny"},
+    "extract": {"preset": "tiny", "crop_size": 32},
+    "synthesize": {"enabled": False}, "pretrain": {"enabled": False},
+    "finetune": {"preset": "tiny", "epochs": 2, "batch_size": 4, "eval_every": 1},
+    "evaluate": {"zero_shot": False, "chance": False, "plots": 0},
+}
+
+
+def _written_videos_are_in_the_shard_logs(runs, vids: list[str]) -> None:
+    """The shard runs' INFO records (one per written video) are in their logs on the server."""
+    written = [m for r in runs for name, level, m in run_log_records(r.id)
+               if name == "pipeline.extract.engine" and level == logging.INFO and "features of" in m]
+    assert sorted(m.split(":")[0] for m in written) == vids, written
+
+
+def _training_epochs_are_in_the_run_logs(client, workdir: Path) -> None:
+    """A DAG deployment run: its training step's per-epoch INFO records are on the server."""
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterParentFlowRunId
+
+    deployment = client.read_deployment_by_name("videolights-pipeline/videolights-pipeline-process")
+    run = _run(client, deployment.id, {"config": {**SMALL_DAG, "workdir": str(workdir)}})
+    assert run.state.is_completed(), run.state
+    steps = client.read_flow_runs(flow_run_filter=FlowRunFilter(
+        parent_flow_run_id=FlowRunFilterParentFlowRunId(any_=[run.id])))
+    epochs = [m for r in [run, *steps] for name, level, m in run_log_records(r.id)
+              if name == "pipeline.training.loop" and level == logging.INFO and m.startswith("epoch ")]
+    assert [m.split(":")[0] for m in epochs] == ["epoch 1/2", "epoch 2/2"], epochs
+    assert all("loss" in m and "eval MR-full-R1@0.5" in m for m in epochs)
 
 
 def _scenario(stack: Stack, tmp_path: Path) -> None:
@@ -206,15 +242,13 @@ def _scenario(stack: Stack, tmp_path: Path) -> None:
             parent_flow_run_id=FlowRunFilterParentFlowRunId(any_=[parent.id])))
         assert sorted(c.name for c in children) == ["extract shard 0", "extract shard 1"]
         assert all(c.deployment_id == shard.id and c.state.is_completed() for c in children)
-        # the shard runs' INFO records (one per written video) are in their logs on the server
-        written = [m for c in children for name, level, m in run_log_records(c.id)
-                   if name == "pipeline.extract.engine" and level == logging.INFO and "features of" in m]
-        assert sorted(m.split(":")[0] for m in written) == ["vid00", "vid01", "vid02"], written
+        _written_videos_are_in_the_shard_logs(children, ["vid00", "vid01", "vid02"])
         store = FeatureStore(store_url)
         assert store.keys("video", "clip") == ["vid00", "vid01", "vid02"]
         broken.unlink()
 
         regenerate_s = _regenerate_new_and_changed(client, regenerate.id, videos, store_url)
+        _training_epochs_are_in_the_run_logs(client, tmp_path / "dag")
     assert store.keys("video", "clip") == ["vid00", "vid01", "vid02", "vid03"]
     print(json.dumps({"extract_run_s": round(extract_s), "regenerate_run_s": round(regenerate_s),
                       "total_s": round(time.monotonic() - started)}))
