@@ -114,3 +114,12 @@ def test_compose_takes_its_secret_from_the_environment_and_publishes_the_api_on_
     assert services["postgres"]["environment"]["POSTGRES_PASSWORD"] == "${POSTGRES_PASSWORD:?set POSTGRES_PASSWORD}"
     assert "prefect:prefect@" not in text
     assert services["prefect-server"]["ports"] == ["127.0.0.1:4200:4200"]
+
+
+def test_gpu_and_cpu_profiles_choose_the_workers():
+    services = _compose()["services"]
+    assert services["process-worker"]["profiles"] == ["gpu"] and services["docker-worker"]["profiles"] == ["gpu"]
+    cpu = services["process-worker-cpu"]
+    assert cpu["profiles"] == ["cpu"] and not cpu.get("deploy")  # no device request: starts on any host
+    assert cpu["command"] == services["process-worker"]["command"] and cpu["volumes"] == services["process-worker"]["volumes"]
+    assert all("profiles" not in services[name] for name in ("postgres", "prefect-server", "pools"))
