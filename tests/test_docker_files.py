@@ -121,5 +121,6 @@ def test_gpu_and_cpu_profiles_choose_the_workers():
     assert services["process-worker"]["profiles"] == ["gpu"] and services["docker-worker"]["profiles"] == ["gpu"]
     cpu = services["process-worker-cpu"]
     assert cpu["profiles"] == ["cpu"] and not cpu.get("deploy")  # no device request: starts on any host
-    assert cpu["command"] == services["process-worker"]["command"] and cpu["volumes"] == services["process-worker"]["volumes"]
+    gpu = services["process-worker"]
+    assert cpu["command"] == gpu["command"] and cpu["volumes"] == gpu["volumes"]
     assert all("profiles" not in services[name] for name in ("postgres", "prefect-server", "pools"))
