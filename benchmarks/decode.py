@@ -62,11 +62,12 @@ def run_pipes(video: str) -> dict:
 
 
 def run_ours(video: str, backend: str) -> dict:
-    from pipeline.video.sampling import FramesPerClip, ResampleFps
     from pipeline.video import DecodeStats, decode_clips
+    from pipeline.video.sampling import ReferenceFrames, ReferenceSlowFast
 
     stats = DecodeStats()
-    consumers = {"clip": FramesPerClip(short_side=SHORT), "slowfast": ResampleFps(fps=30, short_side=SHORT)}
+    # what the extractors read: the public pipelines' frames (CLIP's one per clip, HERO's 32 SlowFast positions)
+    consumers = {"clip": ReferenceFrames(short_side=SHORT), "slowfast": ReferenceSlowFast(short_side=SHORT)}
     n_clip = n_sf = 0
     for chunk in decode_clips(video, consumers, backend=backend, stats=stats):
         n_clip += sum(len(c) for c in chunk.frames["clip"])

@@ -328,7 +328,8 @@ def train_cmd(
     stage: Optional[StageChoice] = typer.Option(None, "--stage",
                                         help="pretrain | finetune | train (default: finetune with --init-from)"),
     features: Optional[str] = typer.Option(None, "--features", help="VIDEO/TEXT encoders, e.g. slowfast,clip/clip"),
-    extractor_preset: Optional[PresetChoice] = typer.Option(None, "--extractor-preset", help="paper or tiny features"),
+    extractor_preset: Optional[PresetChoice] = typer.Option(None, "--extractor-preset", "--extract-preset",
+                                                            help="paper or tiny features"),
     model_option: Optional[list[str]] = typer.Option(
         None, "--model-option", help="KEY=VALUE ModelConfig override (repeatable), e.g. fra=false"),
     domain: Optional[TVSumDomainChoice] = typer.Option(None, "--domain", help="TVSum: train one domain's model"),
@@ -410,7 +411,8 @@ def predict_cmd(
     out: Optional[Path] = typer.Option(None, "--out", help="write the predictions as JSON here"),
     plot: Optional[Path] = typer.Option(None, "--plot", help="draw saliency and moments into this PNG"),
     device: str = typer.Option("auto", "--device", help="auto | cpu | cuda | cuda:N"),
-    extract_preset: Optional[PresetChoice] = typer.Option(None, "--extract-preset", help="default: the checkpoint's"),
+    extract_preset: Optional[PresetChoice] = typer.Option(None, "--extract-preset", "--extractor-preset",
+                                                          help="paper or tiny extractors; default: the checkpoint's"),
     weights_dir: Optional[Path] = typer.Option(None, "--weights-dir", help="where paper extractor weights are"),
 ) -> None:
     """Predict moments and per-clip saliency of each QUERY on VIDEO (long videos in overlapping windows)."""
