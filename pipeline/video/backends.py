@@ -320,9 +320,13 @@ class _StreamingPicker:
         return key
 
     def _convert(self, frame: av.VideoFrame, mode: int) -> np.ndarray:
-        if mode not in self.scalers:
-            self.scalers[mode] = _ReferenceScaler(self.stream, reference_size(self.info.width, self.info.height, mode))
-        return self.scalers[mode](frame)
+        try:
+            if mode not in self.scalers:
+                size = reference_size(self.info.width, self.info.height, mode)
+                self.scalers[mode] = _ReferenceScaler(self.stream, size)
+            return self.scalers[mode](frame)
+        except (av.error.FFmpegError, ValueError) as exc:  # e.g. a frame size that changes mid-stream
+            raise VideoDecodeError(self.path, f"frame at {float(frame.time or 0):.1f} s cannot be scaled ({exc})") from exc
 
     def frame_of(self, key: int, spec: SamplingSpec) -> np.ndarray:
         return self.converted[key, _mode(spec)]
