@@ -13,6 +13,7 @@ import numpy as np
 from pipeline.video.reference import reference_size
 from pipeline.video.sampling import REFERENCE_SPECS, SamplingSpec
 from pipeline.video.clips import (
+    AT_OR_BEFORE_S,
     ClipChunk,
     DecodeStats,
     VideoDecodeError,
@@ -138,12 +139,10 @@ class _ChunkPlanner:
     """Splits the clip grid into chunks and lists the timestamps every consumer wants (a consumer
     with a clip count of its own, a reference spec's, gets fewer clips in the last chunks)."""
 
-    def __init__(self, grid: np.ndarray, consumers: Mapping[str, SamplingSpec], chunk_seconds: float,
-                 info: VideoInfo):
+    def __init__(self, grid: np.ndarray, consumers: Mapping[str, SamplingSpec], clip_seconds: float,
+                 chunk_seconds: float, info: VideoInfo):
         self.grid = grid
-        clip_len = max(float(grid[0, 1] - grid[0, 0]), 1e-6)
-        self.clips_per_chunk = max(1, int(chunk_seconds // clip_len))
-        clip_seconds = float(grid[1, 0] - grid[0, 0]) if len(grid) > 1 else clip_len
+        self.clips_per_chunk = max(1, int(chunk_seconds // clip_seconds))
         self.targets = {name: clip_targets(spec, info, grid, clip_seconds) for name, spec in consumers.items()}
 
     def chunks(self) -> Iterator[tuple[int, int, dict[str, list[np.ndarray]]]]:
@@ -215,7 +214,7 @@ class _ReferenceScaler:
 
 
 def decode_with_decord(path: Path, info: VideoInfo, grid: np.ndarray, consumers: Mapping[str, SamplingSpec],
-                       chunk_seconds: float, stats: DecodeStats) -> Iterator[ClipChunk]:
+                       clip_seconds: float, chunk_seconds: float, stats: DecodeStats) -> Iterator[ClipChunk]:
     """Random-access decoding through decord's frame index (not for rotated videos: decord
     turns some of them itself and mis-sizes others, so those go to PyAV)."""
     import decord
@@ -230,12 +229,12 @@ def decode_with_decord(path: Path, info: VideoInfo, grid: np.ndarray, consumers:
         raise VideoDecodeError(path, f"decord cannot open it ({exc})") from exc
     stats.opens += 1
     stats.backend = "decord"
-    n = len(reader)
-    if n == 0:
+    n_frames = len(reader)
+    if n_frames == 0:
         raise VideoDecodeError(path, "no decodable video frames")
-    starts = reader.get_frame_timestamp(np.arange(n))[:, 0].astype(np.float64)
+    starts = reader.get_frame_timestamp(np.arange(n_frames))[:, 0].astype(np.float64)
     starts -= starts[0]
-    for first, n, wanted_times in _ChunkPlanner(grid, consumers, chunk_seconds, info).chunks():
+    for first, n, wanted_times in _ChunkPlanner(grid, consumers, clip_seconds, chunk_seconds, info).chunks():
         picks = {name: [frame_index_at(starts, t) for t in per_clip] for name, per_clip in wanted_times.items()}
         wanted = np.unique(np.concatenate([keys for per_clip in picks.values() for keys in per_clip]
                                           or [np.zeros(0, np.int64)]))
@@ -254,11 +253,6 @@ def decode_with_decord(path: Path, info: VideoInfo, grid: np.ndarray, consumers:
     del reader
 
 
-def _mode(spec: SamplingSpec) -> int:
-    """How a consumer's frames are converted: scaled to its short side (the references' size rule)."""
-    return spec.short_side
-
-
 class _StreamingPicker:
     """Sequential decoding with PyAV: for each target time, the last frame starting at or before it.
 
@@ -267,9 +261,8 @@ class _StreamingPicker:
     references); frame keys count decoded frames in presentation order.
     """
 
-    def __init__(self, path: Path, info: VideoInfo, consumers: Mapping[str, SamplingSpec], stats: DecodeStats):
+    def __init__(self, path: Path, info: VideoInfo, stats: DecodeStats):
         self.path = path
-        self.duration = info.duration
         self.slack = TRUNCATION_TOLERANCE_S + (2.0 / info.fps if info.fps > 0 else 0.0)
         self.container = _open_container(path)
         stats.opens += 1
@@ -306,35 +299,37 @@ class _StreamingPicker:
 
     def pick(self, t: float, spec: SamplingSpec) -> int:
         """Key of the frame on screen at time t (s), converted as `spec` wants it."""
-        while self.lookahead is not None and self.lookahead[1] <= t + 1e-6:
+        while self.lookahead is not None and self.lookahead[1] <= t + AT_OR_BEFORE_S:
             self.current, self.lookahead = self.lookahead, self._next_frame()
         key, start, frame = self.current
         if self.lookahead is None and t > start + self.slack:
             # the stream ended before this target: a cut the probe's tail check could not see
-            raise VideoDecodeError(self.path, f"truncated: frames stop at {start:.1f} s of {self.duration:.1f} s")
-        mode = _mode(spec)
-        if (key, mode) not in self.converted:
-            self.converted[key, mode] = self._convert(frame, mode)
+            raise VideoDecodeError(self.path, f"truncated: frames stop at {start:.1f} s of {self.info.duration:.1f} s")
+        short = spec.short_side
+        if (key, short) not in self.converted:
+            self.converted[key, short] = self._convert(frame, short)
             self.starts[key] = start
             self.stats.frames_converted += 1
         return key
 
-    def _convert(self, frame: av.VideoFrame, mode: int) -> np.ndarray:
+    def _convert(self, frame: av.VideoFrame, short: int) -> np.ndarray:
+        """The frame scaled to short side `short` by the references' size rule."""
         try:
-            if mode not in self.scalers:
-                size = reference_size(self.info.width, self.info.height, mode)
-                self.scalers[mode] = _ReferenceScaler(self.stream, size)
-            return self.scalers[mode](frame)
+            if short not in self.scalers:
+                self.scalers[short] = _ReferenceScaler(self.stream, reference_size(self.info.width, self.info.height,
+                                                                                   short))
+            return self.scalers[short](frame)
         except (av.error.FFmpegError, ValueError) as exc:  # e.g. a frame size that changes mid-stream
-            raise VideoDecodeError(self.path, f"frame at {float(frame.time or 0):.1f} s cannot be scaled ({exc})") from exc
+            at = float(frame.time or 0)
+            raise VideoDecodeError(self.path, f"frame at {at:.1f} s cannot be scaled ({exc})") from exc
 
     def frame_of(self, key: int, spec: SamplingSpec) -> np.ndarray:
-        return self.converted[key, _mode(spec)]
+        return self.converted[key, spec.short_side]
 
     def release_passed(self) -> None:
         """Drops converted frames that no later target can pick."""
-        for k, mode in [k for k in self.converted if k[0] < self.current[0]]:
-            del self.converted[k, mode]
+        for k, short in [k for k in self.converted if k[0] < self.current[0]]:
+            del self.converted[k, short]
             self.starts.pop(k, None)
 
     def close(self) -> None:
@@ -342,10 +337,10 @@ class _StreamingPicker:
 
 
 def decode_with_pyav(path: Path, info: VideoInfo, grid: np.ndarray, consumers: Mapping[str, SamplingSpec],
-                     chunk_seconds: float, stats: DecodeStats) -> Iterator[ClipChunk]:
-    picker = _StreamingPicker(path, info, consumers, stats)
+                     clip_seconds: float, chunk_seconds: float, stats: DecodeStats) -> Iterator[ClipChunk]:
+    picker = _StreamingPicker(path, info, stats)
     try:
-        for first, n, wanted_times in _ChunkPlanner(grid, consumers, chunk_seconds, info).chunks():
+        for first, n, wanted_times in _ChunkPlanner(grid, consumers, clip_seconds, chunk_seconds, info).chunks():
             # targets are picked in time order across consumers, then regrouped per clip
             flat = sorted((t, name, c, j) for name, per_clip in wanted_times.items()
                           for c, times in enumerate(per_clip) for j, t in enumerate(times))
@@ -359,14 +354,14 @@ def decode_with_pyav(path: Path, info: VideoInfo, grid: np.ndarray, consumers: M
 
 
 def decode_with_backend(path: str | os.PathLike, info: VideoInfo, grid: np.ndarray,
-                        consumers: Mapping[str, SamplingSpec], chunk_seconds: float, backend: str,
-                        stats: DecodeStats) -> Iterator[ClipChunk]:
+                        consumers: Mapping[str, SamplingSpec], clip_seconds: float, chunk_seconds: float,
+                        backend: str, stats: DecodeStats) -> Iterator[ClipChunk]:
     path = Path(path)
     if backend not in ("auto", "decord", "pyav"):
         raise ValueError(f"backend must be 'auto', 'decord' or 'pyav', got {backend!r}")
     # "auto" is PyAV: its filter graph gives the references' pixels exactly (decord's scaler differs by
     # ~0.5 grey levels), and every consumer of a pass then gets the same pixels whatever else rides on it
     if backend in ("pyav", "auto"):
-        yield from decode_with_pyav(path, info, grid, consumers, chunk_seconds, stats)
+        yield from decode_with_pyav(path, info, grid, consumers, clip_seconds, chunk_seconds, stats)
         return
-    yield from decode_with_decord(path, info, grid, consumers, chunk_seconds, stats)
+    yield from decode_with_decord(path, info, grid, consumers, clip_seconds, chunk_seconds, stats)

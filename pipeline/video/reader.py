@@ -94,4 +94,4 @@ def decode_clips(
     if len(grid) == 0:
         raise VideoDecodeError(path, f"zero duration ({info.duration:.3f} s): no clips")
     stats = stats if stats is not None else DecodeStats()
-    yield from decode_with_backend(path, info, grid, consumers, chunk_seconds, backend, stats)
+    yield from decode_with_backend(path, info, grid, consumers, clip_seconds, chunk_seconds, backend, stats)

@@ -131,6 +131,15 @@ def test_frame_choice_on_time_coded_videos(tmp_path, fps):
         assert [decode_time_code(f) for f in sf[clip]] == _expected_fast_frames(n_frames, fps, clip), clip
 
 
+def test_a_video_shorter_than_one_clip_keeps_the_clip_length(tmp_path):
+    # 1.5 s at 10 fps: one clip of the 2-s grid, whose frame is the last before 1 s (frame 9), not one
+    # placed by the 1.5-s length of that partial clip
+    path = write_video(tmp_path / "short.mp4", time_coded_frames(64, 48), 15, fps=10)
+    chunks = list(decode_clips(path, {"clip": ReferenceFrames(short_side=48)}, clip_seconds=2.0))
+    frames = [decode_time_code(f[0]) for f in _per_clip(chunks, "clip", "frames")]
+    assert frames == _expected_clip_frames(15, Fraction(10)) == [9]
+
+
 def test_entries_written_with_the_old_sampling_are_stale(tmp_path, make_video):
     path = make_video("a.mp4", seconds=4.0)
     store = FeatureStore(tmp_path / "store")
