@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from pipeline.extractors import extractor_sampling
+from pipeline.extractors.frames import center_crop
 from pipeline.video.clips import DecodeStats
 from pipeline.video.reader import decode_clips
 from pipeline.video.reference import slow_positions
@@ -36,7 +37,7 @@ def extractor_frames(video: str | os.PathLike, extractor: str, clips: Sequence[i
     for chunk in decode_clips(video, {extractor: spec}, clip_seconds, stats=stats):
         index += chunk.frame_index[extractor]
         times += chunk.frame_times[extractor]
-        pixels += [_centre_crop(frames, crop_size) for frames in chunk.frames[extractor]]
+        pixels += [np.ascontiguousarray(center_crop(frames, crop_size)) for frames in chunk.frames[extractor]]
     wanted = list(range(len(index))) if clips is None else [int(c) for c in clips]
     bad = [c for c in wanted if not 0 <= c < len(index)]
     if bad:
@@ -46,12 +47,6 @@ def extractor_frames(video: str | os.PathLike, extractor: str, clips: Sequence[i
     if isinstance(spec, ReferenceSlowFast):
         out["slow_src_frame_index"] = out["src_frame_index"][:, slow_positions(spec.num_frames)]
     return out
-
-
-def _centre_crop(frames: np.ndarray, crop: int) -> np.ndarray:
-    h, w = frames.shape[1:3]
-    y, x = (h - crop) // 2, (w - crop) // 2
-    return np.ascontiguousarray(frames[:, y:y + crop, x:x + crop])
 
 
 def save_frames(arrays: dict[str, np.ndarray], out: str | os.PathLike) -> Path:

@@ -13,6 +13,7 @@ from timecode import decode_time_code, time_coded_frames
 
 from pipeline.extract import ExtractConfig, build_video_extractors, plan_videos, video_entry_spec
 from pipeline.extractors.clip import reference_token_ids
+from pipeline.extractors.frames import center_crop
 from pipeline.video import DecodeStats, decode_clips
 from pipeline.video.reference import slow_positions
 from pipeline.video.sampling import FramesPerClip, ReferenceFrames, ReferenceSlowFast
@@ -41,12 +42,6 @@ def _per_clip(chunks, consumer, what):
     return [x for chunk in chunks for x in getattr(chunk, what)[consumer]]
 
 
-def _crop(frames: np.ndarray) -> np.ndarray:
-    h, w = frames.shape[1:3]
-    y, x = (h - 224) // 2, (w - 224) // 2
-    return frames[:, y:y + 224, x:x + 224]
-
-
 def test_one_decode_pass_feeds_all_three(decoded):
     _, _, stats, _ = decoded
     assert stats.opens == 1 and stats.backend == "pyav"
@@ -60,7 +55,7 @@ def test_clip_and_blip2_frames_counts_and_pixels(decoded, consumer):
     assert len(index) == int(ref["n_clips"]), name
     np.testing.assert_array_equal(index, ref["src_frame_index"])
     np.testing.assert_allclose(np.stack(_per_clip(chunks, consumer, "frame_times")), ref["src_pts_seconds"], atol=1e-9)
-    pixels = np.stack([_crop(f) for f in _per_clip(chunks, consumer, "frames")])
+    pixels = np.stack([center_crop(f, 224) for f in _per_clip(chunks, consumer, "frames")])
     diff = np.abs(pixels.astype(np.int16) - ref["pixels"].astype(np.int16))
     assert diff.mean() <= MAX_MEAN_ABS, (name, diff.mean(), diff.max())
 
@@ -73,7 +68,7 @@ def test_slowfast_fast_and_slow_frames_counts_and_pixels(decoded):
     np.testing.assert_array_equal(fast, ref["src_frame_index"])
     np.testing.assert_array_equal(fast[:, slow_positions()], ref["slow_src_frame_index"])
     frames = _per_clip(chunks, "slowfast", "frames")
-    pixels = np.stack([_crop(frames[int(c)]) for c in ref["clips"]])
+    pixels = np.stack([center_crop(frames[int(c)], 224) for c in ref["clips"]])
     diff = np.abs(pixels.astype(np.int16) - ref["pixels"].astype(np.int16))
     assert diff.mean() <= MAX_MEAN_ABS, (name, diff.mean(), diff.max())
 
