@@ -75,14 +75,14 @@ def describe_options_error(exc: ValidationError) -> str:
     --batch-size: Input should be a valid integer, unable to parse string as an integer (got 'x')
     --preset: Input should be 'tiny' or 'paper' (got 'papr')
     """
-    lines = []
-    for err in exc.errors():
-        names = [str(part) for part in err["loc"] if not isinstance(part, int)]
-        name = "--" + names[-1].replace("_", "-") if names else "options"
-        got = err.get("input")
-        shown = "" if isinstance(got, dict) or got is None else f" (got {got!r})"
-        lines.append(f"{name}: {err['msg']}{shown}")
-    return "\n".join(lines)
+    from pipeline.workflow.config_files import describe_validation_error  # imported here: it pulls in zarr
+
+    return describe_validation_error(exc, None, _option_name)
+
+
+def _option_name(loc: tuple) -> str:
+    names = [str(part) for part in loc if not isinstance(part, int)]
+    return "--" + names[-1].replace("_", "-") if names else "options"
 
 
 def user_error_message(exc: BaseException) -> str:

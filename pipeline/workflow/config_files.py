@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
@@ -22,13 +23,16 @@ def _field_path(loc: tuple) -> str:
     return ".".join(str(part) for part in loc) or "(top level)"
 
 
-def describe_validation_error(exc: ValidationError, source: str) -> str:
-    """One line per problem: `source: field.path: message (got value)`."""
+def describe_validation_error(exc: ValidationError, source: str | None,
+                              field_name: Callable[[tuple], str] = _field_path) -> str:
+    """One line per problem: `source: field.path: message (got value)` (no `source: ` when None;
+    `field_name` names a field from its location, e.g. as a command-line option)."""
     lines = []
     for err in exc.errors():
         got = err.get("input")
         shown = "" if isinstance(got, dict) or got is None else f" (got {got!r})"
-        lines.append(f"{source}: {_field_path(err['loc'])}: {err['msg']}{shown}")
+        where = f"{source}: " if source is not None else ""
+        lines.append(f"{where}{field_name(err['loc'])}: {err['msg']}{shown}")
     return "\n".join(lines)
 
 
