@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 
 import numpy as np
 import pytest
 
 from timecode import decode_time_code
-from pipeline.video.sampling import FramesPerClip, ResampleFps
+from pipeline.video.sampling import FramesPerClip, ReferenceFrames, ResampleFps
 from pipeline.video import DecodeStats, VideoDecodeError, clip_grid, decode_clips, probe_video
 
 BACKENDS = ["decord", "pyav"]
@@ -196,3 +197,40 @@ def test_bad_inputs_raise_one_clear_error(tmp_path, make_video, kind, reason):
     with pytest.raises(VideoDecodeError) as err:
         probe_video(path)
     assert str(path) in str(err.value) and reason in err.value.reason
+
+
+def test_usable_video_ids_refuse_bad_names_and_repeated_ids(tmp_path):
+    from pipeline.video import usable_video_ids
+
+    names = ["a.mp4", "__reserved.mp4", "tab\tname.mp4", "trailing .mp4", "a.mkv", "b.webm"]
+    usable, refused = usable_video_ids([tmp_path / n for n in names])
+    assert [(vid, path.name) for vid, path in usable] == [("a", "a.mp4"), ("b", "b.webm")]
+    reasons = {path.name: reason for path, reason in refused}
+    assert "starts with '__'" in reasons["__reserved.mp4"] and "control character" in reasons["tab\tname.mp4"]
+    assert "whitespace" in reasons["trailing .mp4"] and all("rename" in r for r in reasons.values())
+    assert reasons["a.mkv"] == "video id 'a' repeats a.mp4; rename one of them"
+
+
+def test_a_frame_size_change_mid_stream_is_scaled_like_the_rest(tmp_path):
+    """An MPEG-TS whose second half is coded at another size (streams spliced by concatenation):
+    the filter graph reconfigures, every frame comes out at the stream's scaled size, nothing fails."""
+    import av
+
+    def segment(path, width, height, first_pts):
+        with av.open(str(path), "w", format="mpegts") as out:
+            stream = out.add_stream("libx264", rate=10)
+            stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+            for i in range(30):
+                frame = av.VideoFrame.from_ndarray(np.full((height, width, 3), 7 * i, np.uint8), format="rgb24")
+                frame.pts, frame.time_base = first_pts + i, Fraction(1, 10)
+                out.mux(stream.encode(frame))
+            out.mux(stream.encode())
+
+    segment(tmp_path / "a.ts", 64, 48, 0)
+    segment(tmp_path / "b.ts", 96, 64, 30)
+    spliced = tmp_path / "spliced.ts"
+    spliced.write_bytes((tmp_path / "a.ts").read_bytes() + (tmp_path / "b.ts").read_bytes())
+    _, frames, chunks = _decode_all(spliced, {"c": ReferenceFrames(short_side=32)})
+    shown = [float(t[0]) for chunk in chunks for t in chunk.frame_times["c"]]
+    assert max(shown) >= 3.0  # a frame of the 96x64 half was scaled too
+    assert {f.shape for f in frames["c"]} == {(1, 32, 42, 3)}  # 64x48's size rule: short side 32, 42.7 -> 42
