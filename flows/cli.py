@@ -16,6 +16,7 @@ import typer
 
 from flows.cli_common import (
     BackendChoice,
+    ConvertModelChoice,
     DatasetKindChoice,
     EvalDatasetChoice,
     FeatureKindChoice,
@@ -217,17 +218,62 @@ def frames(
 
 
 @app.command("model-info")
-def model_info(preset: Optional[str] = typer.Argument(None, help="a preset name; omit to list them")) -> None:
-    """List the model presets, or print one preset's configuration and trainable parameter count."""
-    from model.presets import describe_preset, list_presets
+def model_info(target: Optional[str] = typer.Argument(
+        None, help="a preset name or a checkpoint file (ours or an authors' release); omit to list the presets")) -> None:
+    """List the model presets, or print one preset's (or checkpoint's) configuration, its release-vs-corrected
+    table, where converted weights came from, and the trainable parameter count."""
+    from model.presets import describe_experiment, describe_preset, list_presets
 
-    if preset is None:
+    if target is None:
         typer.echo("\n".join(list_presets()))
         return
-    try:
-        typer.echo(describe_preset(preset))
-    except ValueError as exc:
-        fail(str(exc))
+    if target in list_presets():
+        typer.echo(describe_preset(target))
+        return
+    if not Path(target).is_file():
+        fail(f"{target!r} is neither a preset nor a checkpoint file; presets: {', '.join(list_presets())}")
+    from model.config import ExperimentConfig
+    from pipeline.common.checkpoint import load_checkpoint
+
+    ckpt = load_checkpoint(target)
+    text = describe_experiment(ExperimentConfig.model_validate(ckpt["config"]), f"checkpoint: {target}")
+    provenance = ckpt.get("provenance")
+    if provenance:
+        text += "\n" + _describe_provenance(provenance)
+    typer.echo(text)
+
+
+def _describe_provenance(provenance: dict) -> str:
+    lines = ["converted from an authors' release:",
+             f"  source: {provenance.get('source')}", f"  sha256: {provenance.get('sha256')}",
+             f"  release: {provenance.get('release')}", f"  weights: {provenance.get('weights')} "
+             f"(epoch {provenance.get('epoch')})"]
+    unused = provenance.get("unused") or {}
+    lines.append(f"  release tensors not used: {len(unused)}")
+    lines += [f"    {key}: {why}" for key, why in unused.items()]
+    options = provenance.get("options") or {}
+    lines.append("  release options: " + ", ".join(f"{k}={v}" for k, v in sorted(options.items())))
+    return "\n".join(lines)
+
+
+@app.command("convert-checkpoint")
+def convert_checkpoint(
+    source: Path = typer.Argument(..., help="a checkpoint saved by an authors' release train.py"),
+    out: Path = typer.Option(..., "--out", help="where to write this pipeline's checkpoint"),
+    model: ConvertModelChoice = typer.Option("auto", help="the release's model; auto = recognised from the file"),
+) -> None:
+    """Convert an authors' release checkpoint (VideoLights, TR-DETR, TaskWeave, Moment-DETR, QD-DETR,
+    CG-DETR) into this pipeline's format: read safely (weights_only, only argparse.Namespace allowed),
+    model and configuration from the stored options, every tensor mapped or listed as unused."""
+    from model.release_checkpoint import convert_release_file
+    from pipeline.common.checkpoint import save_checkpoint
+
+    ckpt = convert_release_file(source, model)
+    save_checkpoint(ckpt, out)
+    provenance = ckpt["provenance"]
+    typer.echo(f"{source} -> {out}: {provenance['model']} ({provenance['weights']} weights, "
+               f"{len(ckpt['model'])} tensors; {len(provenance['unused'])} release tensors unused); "
+               f"`videolights model-info {out}` shows the configuration and provenance")
 
 
 @app.command()

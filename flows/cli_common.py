@@ -15,6 +15,7 @@ PresetChoice = Literal["tiny", "paper"]
 BackendChoice = Literal["auto", "decord", "pyav"]
 FeatureKindChoice = Literal["video", "text"]
 StageChoice = Literal["pretrain", "finetune", "train"]
+ConvertModelChoice = Literal["auto", "videolights", "trdetr", "taskweave", "moment_detr", "qd_detr", "cg_detr"]
 TVSumDomainChoice = Literal["BK", "BT", "DS", "FM", "GA", "MS", "PK", "PR", "VT", "VU"]
 
 

@@ -50,13 +50,13 @@ class PostProcess(nn.Module):
 
     @torch.no_grad()
     def forward(
-        self, outputs: dict, durations: Sequence[float] | Tensor | None = None
+        self, outputs: dict, video_mask: Tensor, durations: Sequence[float] | Tensor | None = None
     ) -> list[dict[str, list]]:
         """Convert a batch of predictions.
 
         Args:
-            outputs: VideoLights.forward output (uses pred_logits, pred_spans,
-                saliency_scores, video_mask).
+            outputs: a model's forward output (uses pred_logits, pred_spans, saliency_scores).
+            video_mask: float/bool (B, L) the batch's clip mask, 1 = valid clip.
             durations: video lengths in seconds, one per video; default = valid clips x
                 clip_seconds.
 
@@ -65,7 +65,7 @@ class PostProcess(nn.Module):
             score (foreground probability); "saliency", one score per valid clip.
         """
         probs = outputs["pred_logits"].softmax(-1)[..., 0]  # (B, Q)
-        num_clips = outputs["video_mask"].sum(1).tolist()
+        num_clips = video_mask.sum(1).tolist()
         if durations is None:
             durations = [n * self.clip_seconds for n in num_clips]
         durations = [float(d) for d in durations]

@@ -64,19 +64,34 @@ def remove_stale_temp_files(folder: str | os.PathLike) -> list[str]:
 def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict[str, Any]:
     """Load a checkpoint with `torch.load(..., weights_only=True)`.
 
+    An authors' release checkpoint (a pickled argparse Namespace of options beside the weights) is
+    read with only that class allowed and converted on the fly (model.release_checkpoint), with a
+    log line; `videolights convert-checkpoint` saves the conversion once.
+
     Raises:
         FileNotFoundError: no file at `path`.
-        ValueError: the file is not a weights-only loadable checkpoint with "model" and "config"
-            (e.g. a release checkpoint that pickles an argparse Namespace, or a truncated file).
+        ValueError: the file is neither a checkpoint of this pipeline ("model" and "config") nor a
+            release checkpoint that converts (the message says why), or is truncated.
     """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no checkpoint file here")
     try:
         ckpt = torch.load(path, map_location=map_location, weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError) as exc:
+    except pickle.UnpicklingError:
+        from model.release_checkpoint import convert_release_file
+
+        log.info("%s: an authors' release checkpoint; converting it on the fly (save the result once with "
+                 "`videolights convert-checkpoint %s --out OURS.ckpt`)", path, path)
+        return convert_release_file(path)
+    except (RuntimeError, EOFError) as exc:
         raise ValueError(f"{path}: cannot be loaded with weights_only=True ({str(exc).splitlines()[0]}); "
                          "expected a checkpoint written by this pipeline (plain dicts and tensors)") from exc
+    if isinstance(ckpt, dict) and "config" not in ckpt and "opt" in ckpt and "model" in ckpt:
+        from model.release_checkpoint import convert_release_file
+
+        log.info("%s: an authors' release checkpoint; converting it on the fly", path)
+        return convert_release_file(path)
     if not isinstance(ckpt, dict) or "model" not in ckpt or "config" not in ckpt:
         keys = sorted(ckpt) if isinstance(ckpt, dict) else type(ckpt).__name__
         raise ValueError(f"{path}: has {keys}; expected a dict with 'model' (state_dict) and 'config'")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pydantic import ValidationError
 
+from model.zoo.convert import ReleaseCheckpointError
 from storage import InvalidKeyError
 
 
@@ -17,6 +18,6 @@ class UserInputError(Exception):
 
 def is_user_error(exc: BaseException) -> bool:
     """Whether `exc` is the user's to fix: one of our input errors, a store key refused, a config
-    that does not validate, or a file that is not there."""
+    that does not validate, a file that is not there, or a release checkpoint that cannot be converted."""
     return isinstance(exc, (UserInputError, InvalidKeyError, ValidationError, FileNotFoundError, NotADirectoryError,
-                            IsADirectoryError))
+                            IsADirectoryError, ReleaseCheckpointError))

@@ -1,7 +1,7 @@
 """Dataset layer: annotation readers, VideoLightsDataset over the feature store, collate, loaders, span helpers."""
 
 from pipeline.datasets.assemble import Assembly, assemble_text, assemble_video, pad_and_concat, temporal_endpoints
-from pipeline.datasets.collate import MODEL_INPUT_KEYS, TARGET_KEYS, collate, model_inputs, targets, to_device
+from pipeline.datasets.collate import MODEL_INPUT_KEYS, TARGET_KEYS, collate, forward_kwargs, model_inputs, targets, to_device
 from pipeline.datasets.config import DatasetConfig
 from pipeline.datasets.dataset import Sample, VideoLightsDataset, needed_entries
 from pipeline.datasets.errors import AnnotationError, MissingFeaturesError
@@ -35,6 +35,7 @@ __all__ = [
     "check_entries",
     "collate",
     "crop_windows",
+    "forward_kwargs",
     "model_inputs",
     "needed_entries",
     "pad_and_concat",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Sequence
 from typing import Any
 
@@ -85,6 +86,23 @@ def _layout(s: Sample) -> tuple:
 def model_inputs(batch: dict[str, Any]) -> dict[str, torch.Tensor]:
     """The model's forward arguments of a batch."""
     return {k: batch[k] for k in MODEL_INPUT_KEYS}
+
+
+def forward_kwargs(model: torch.nn.Module, batch: dict[str, Any], epoch: int | None = None,
+                   training: bool = False) -> dict[str, Any]:
+    """The model's forward arguments of a batch: the four feature tensors, plus what the model's
+    forward also asks for (its release's forward signature): "vid"/"qid" (lists from the batch's
+    meta), "epoch" (when given) and, in training only, "targets"."""
+    wanted = inspect.signature(model.forward).parameters
+    kwargs: dict[str, Any] = model_inputs(batch)
+    for key in ("vid", "qid"):
+        if key in wanted:
+            kwargs[key] = [m[key] for m in batch["meta"]]
+    if "epoch" in wanted and epoch is not None:
+        kwargs["epoch"] = epoch
+    if "targets" in wanted and training:
+        kwargs["targets"] = targets(batch)
+    return kwargs
 
 
 def targets(batch: dict[str, Any]) -> dict[str, Any]:

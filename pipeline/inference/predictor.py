@@ -26,7 +26,7 @@ from pipeline.common.device import (
     float_outputs,
     resolve_device,
 )
-from pipeline.datasets import Assembly, pad_and_concat
+from pipeline.datasets import Assembly, forward_kwargs, pad_and_concat, to_device
 from pipeline.inference.windows import (
     NMS_IOU,
     merge_moments,
@@ -220,11 +220,13 @@ class Predictor:
                 videos = [[f[s:min(s + self.window, n)] for f in encoded.features] for _, s in chunk]
                 src_vid, vid_mask = pad_and_concat(videos, self.assembly, video=True)  # (B, L, Dv)
                 src_txt, txt_mask = pad_and_concat([texts[q] for q, _ in chunk], self.assembly, video=False)
+                batch = {"src_vid": src_vid, "src_vid_mask": vid_mask, "src_txt": src_txt, "src_txt_mask": txt_mask}
+                batch = to_device(batch, self.device)
+                batch["meta"] = [{"vid": Path(encoded.path).stem, "qid": q} for q, _ in chunk]
                 with autocast(self.device, self.amp_dtype):
-                    outputs = self.model(src_vid.to(self.device), vid_mask.to(self.device), src_txt.to(self.device),
-                                         txt_mask.to(self.device), negatives=False)
+                    outputs = self.model(**forward_kwargs(self.model, batch))
                 seconds = [min(encoded.duration - s * clip_s, min(self.window, n - s) * clip_s) for _, s in chunk]
-                results.extend(self.postprocess(float_outputs(outputs), seconds))
+                results.extend(self.postprocess(float_outputs(outputs), batch["src_vid_mask"], seconds))
         return results
 
 

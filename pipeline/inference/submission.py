@@ -26,7 +26,7 @@ from pipeline.common.device import (
     resolve_device,
 )
 from pipeline.common.jsonl import write_jsonl
-from pipeline.datasets import model_inputs, to_device
+from pipeline.datasets import forward_kwargs, to_device
 
 log = logging.getLogger(__name__)
 
@@ -86,10 +86,10 @@ def predict_rows(model: nn.Module, postprocess: PostProcess, batches: Iterable[d
             for batch in batches:
                 batch = to_device(batch, device, non_blocking=True)
                 with autocast(device, amp_dtype):
-                    outputs = model(**model_inputs(batch), negatives=False)
+                    outputs = model(**forward_kwargs(model, batch))
                 outputs = float_outputs(outputs)
                 metas = batch["meta"]
-                results = postprocess(outputs, [visible_seconds(m) for m in metas])
+                results = postprocess(outputs, batch["src_vid_mask"], [visible_seconds(m) for m in metas])
                 for meta, result in zip(metas, results):
                     shift = meta["clip_offset"] * meta["clip_seconds"]
                     windows = [[s + shift, e + shift, score] for s, e, score in result["windows"]]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import json
 import logging
 import os
@@ -36,7 +35,7 @@ from pipeline.common.device import (
     resolve_device,
 )
 from pipeline.common.jsonl import write_jsonl
-from pipeline.datasets import model_inputs, targets, to_device
+from pipeline.datasets import forward_kwargs, targets, to_device
 from pipeline.evaluation import evaluate_submission
 from pipeline.evaluation.kinds import kind_info
 from pipeline.inference.submission import predict_rows
@@ -99,8 +98,6 @@ def run_epoch(model: nn.Module, criterion: nn.Module, optimizer: torch.optim.Opt
     """
     model.train()
     criterion.train()
-    # models whose behaviour depends on the epoch (TaskWeave's feedback gate) are told it
-    extra = {"epoch": epoch} if "epoch" in inspect.signature(model.forward).parameters else {}
     sums: dict[str, torch.Tensor] = {}
     steps = samples = 0
     data_seconds = 0.0
@@ -111,7 +108,7 @@ def run_epoch(model: nn.Module, criterion: nn.Module, optimizer: torch.optim.Opt
         goal = targets(batch)
         goal["epoch"] = epoch
         with autocast(device, amp_dtype):
-            outputs = model(**model_inputs(batch), **extra)
+            outputs = model(**forward_kwargs(model, batch, epoch, training=True))
         losses = criterion(float_outputs(outputs), goal)
         total = losses["total"]
         if not torch.isfinite(total):

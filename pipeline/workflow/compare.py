@@ -38,6 +38,7 @@ from pipeline.training import (
 )
 from pipeline.training.config import DeviceName, PresetName
 from pipeline.training.loop import METRICS, config_differences
+from pipeline.workflow.published import Published, published_for
 from storage.atomic import atomic_file
 
 log = logging.getLogger(__name__)
@@ -97,6 +98,8 @@ class CompareConfig(BaseModel):
         train_annotations: jsonl of the training rows (shared by every model).
         val_annotations: jsonl of the rows every model is selected on and scored on.
         dataset_kind: format of both files: qvhighlights, charades_sta, tvsum or pretrain.
+        split: which split val_annotations is ("val" or "test"); the papers' published numbers of
+            that dataset and split are listed under the table, labelled as the papers'.
         store: feature store URL (a folder or an fsspec URL).
         features: feature set every model reads; None = the presets' own, which must then be
             the same for all models (required for presets without one, e.g. `tiny`).
@@ -117,6 +120,7 @@ class CompareConfig(BaseModel):
     train_annotations: str
     val_annotations: str
     dataset_kind: DatasetKind = "qvhighlights"
+    split: Literal["val", "test"] = "val"
     store: str
     features: FeatureSet | None = None
     out_dir: str
@@ -362,10 +366,33 @@ def comparison_markdown(config: CompareConfig, rows: list[ModelResult], failures
         lines += ["**Tiny features** (random small encoders): for tests and demos only, not real results.", ""]
     lines += ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     lines += ["| " + " | ".join(_cell(row[c]) for c in columns) + " |" for row in table]
+    lines += _published_lines(config, rows)
     if failures:
         lines += ["", "| failed model | reason |", "|---|---|"]
         lines += [f"| {label} | {reason.replace('|', '/')} |" for label, reason in failures.items()]
     return "\n".join(lines) + "\n"
+
+
+def _published_lines(config: CompareConfig, rows: list[ModelResult]) -> list[str]:
+    """The papers' numbers for the compared models on this dataset and split, labelled as such."""
+    seen: dict[str, tuple[str, Published]] = {}
+    for row in rows:
+        features = config.run_config(_entry(config, row.label)).experiment().features
+        for paper in published_for(row.model, config.dataset_kind, config.split, features):
+            seen.setdefault(f"{paper.model}/{paper.label}", (row.label, paper))
+    if not seen:
+        return []
+    columns = config.headline
+    lines = ["", f"Published numbers on {config.dataset_kind} {config.split} (from the papers, not measured here):", "",
+             "| paper model | compared as | " + " | ".join(columns) + " | source |", "|" + "---|" * (len(columns) + 3)]
+    for label, paper in seen.values():
+        cells = " | ".join(_cell(paper.metrics.get(c)) for c in columns)
+        lines.append(f"| {paper.label} | {label} | {cells} | {paper.source} |")
+    return lines
+
+
+def _entry(config: CompareConfig, label: str) -> CompareModel:
+    return next(m for m in config.models if m.label == label)
 
 
 def write_comparison(config: CompareConfig, rows: list[ModelResult], failures: dict[str, str] | None = None,

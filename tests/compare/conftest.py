@@ -16,11 +16,14 @@ from planted import TINY_CLIP, planted_dataset  # noqa: E402
 
 from pipeline.workflow.compare import CompareConfig  # noqa: E402
 
-#: The three architectures at test size; a second decoder layer lets them learn within a few CPU steps.
+#: The six architectures at test size; a second decoder layer lets them learn within a few CPU steps.
 TINY_MODELS = [
     {"label": "videolights", "preset": "tiny", "model_overrides": {"dec_layers": 2}},
     {"label": "trdetr", "preset": "trdetr-tiny", "model_overrides": {"dec_layers": 2}},
     {"label": "taskweave", "preset": "taskweave-tiny", "model_overrides": {"dec_layers": 2}},
+    {"label": "moment_detr", "preset": "moment_detr-tiny", "model_overrides": {"dec_layers": 2}},
+    {"label": "qd_detr", "preset": "qd_detr-tiny", "model_overrides": {"dec_layers": 2}},
+    {"label": "cg_detr", "preset": "cg_detr-tiny", "model_overrides": {"dec_layers": 2}},
 ]
 
 

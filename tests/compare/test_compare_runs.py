@@ -10,6 +10,7 @@ import pytest
 from pipeline.workflow.compare import COMPARISON_JSON, COMPARISON_MD, compare, trained_epochs
 from pipeline.training import train
 
+SIX = ["videolights", "trdetr", "taskweave", "moment_detr", "qd_detr", "cg_detr"]
 
 def _files(run_dir: Path) -> dict[str, tuple[int, bytes]]:
     """(mtime_ns, bytes) of a run's training outputs."""
@@ -21,8 +22,8 @@ def test_compare_writes_one_row_per_model_and_a_rerun_does_not_retrain(make_comp
     config = make_compare()
     result = compare(config)
     out = Path(config.out_dir)
-    assert [r.label for r in result.rows] == ["videolights", "trdetr", "taskweave"]
-    assert [r.model for r in result.rows] == ["videolights", "trdetr", "taskweave"]
+    assert [r.label for r in result.rows] == SIX
+    assert [r.model for r in result.rows] == SIX
     assert {r.status for r in result.rows} == {"trained"}
     for row in result.rows:
         assert row.epochs == 2 and row.best_epoch in (1, 2) and row.parameters > 1000 and row.train_seconds > 0
@@ -30,15 +31,16 @@ def test_compare_writes_one_row_per_model_and_a_rerun_does_not_retrain(make_comp
         assert Path(row.predictions).is_file() and (out / row.label / "val_metrics.json").is_file()
         metrics = json.loads((out / row.label / "val_metrics.json").read_text())
         assert {k: metrics["brief"][k] for k in config.headline} == row.metrics
-    assert len({r.parameters for r in result.rows}) == 3  # three different architectures
+    assert len({r.parameters for r in result.rows}) == 6  # six different architectures
     table = (out / COMPARISON_MD).read_text()
     assert table == result.markdown and "Tiny features" in table
     header = next(line for line in table.splitlines() if line.startswith("| model |"))
     assert header.split(" | ")[1:6] == ["preset", "parameters", "epochs", "best epoch", "train s"]
     assert "MR-full-R1@0.5" in header and "HL-min-VeryGood-mAP" in header
-    assert sum(line.startswith(("| videolights |", "| trdetr |", "| taskweave |")) for line in table.splitlines()) == 3
+    assert sum(line.startswith(tuple(f"| {m} |" for m in SIX)) for line in table.splitlines()) == 6
+    assert "Published numbers" not in table  # planted data: no paper measured it
     document = json.loads((out / COMPARISON_JSON).read_text())
-    assert [m["label"] for m in document["models"]] == ["videolights", "trdetr", "taskweave"]
+    assert [m["label"] for m in document["models"]] == SIX
     assert document["headline"] == list(config.headline) and document["failures"] == {}
 
     before = {r.label: _files(out / r.label) for r in result.rows}
@@ -47,7 +49,7 @@ def test_compare_writes_one_row_per_model_and_a_rerun_does_not_retrain(make_comp
     assert {r.label: _files(out / r.label) for r in again.rows} == before  # nothing retrained or rewritten
     assert [(r.metrics, r.best_epoch, r.train_seconds) for r in again.rows] == [
         (r.metrics, r.best_epoch, r.train_seconds) for r in result.rows]
-    assert again.summary().text().startswith("compare: 0 done, 3 skipped, 0 failed")
+    assert again.summary().text().startswith("compare: 0 done, 6 skipped, 0 failed")
 
 
 def test_a_killed_model_run_is_continued(make_compare) -> None:

@@ -13,11 +13,10 @@ from model.presets import get_preset
 from model.spans import span_cxw_to_xx, temporal_iou
 
 
-def tiny_config(loss: dict[str, Any] | None = None, **model_updates: Any) -> ExperimentConfig:
-    """The `tiny` preset with some ModelConfig (and LossConfig) fields replaced, re-validated."""
-    base = get_preset("tiny").model_dump()
+def tiny_config(preset: str = "tiny", **model_updates: Any) -> ExperimentConfig:
+    """A tiny preset (default VideoLights') with some model config fields replaced, re-validated."""
+    base = get_preset(preset).model_dump()
     base["model"].update(model_updates)
-    base["loss"].update(loss or {})
     return ExperimentConfig.model_validate(base)
 
 

@@ -1,78 +1,68 @@
-"""Presets and configs: paper parameter counts, table values, validation, model-info text."""
+"""Presets and configs: the releases' parameter counts, validation, model-info text."""
 
 from __future__ import annotations
+
+import json
 
 import pytest
 import torch
 from pydantic import ValidationError
 
 from model.build import build_model, count_parameters
-from model.config import ExperimentConfig, FeatureSet, LossConfig, ModelConfig
+from model.config import ExperimentConfig, FeatureSet
 from model.presets import describe_preset, get_preset, list_presets
+from model.zoo.registry import FAMILIES
+from model.zoo.videolights.config import VideoLightsConfig
 
-# trainable parameters of the authors' own build of the two QVHighlights configurations
-AUTHORS_PARAMS = {
-    "videolights-qvhighlights": 10_399_975,
-    "videolights-b-qvhighlights": 10_796_263,
-}
-
-
-@pytest.mark.parametrize("name", sorted(AUTHORS_PARAMS))
-def test_parameter_count_matches_the_paper(name: str) -> None:
-    model, _, _ = build_model(get_preset(name))
-    assert count_parameters(model) == pytest.approx(AUTHORS_PARAMS[name], rel=0.02)
+#: preset -> the fixture folder whose paper_size_keys.json holds the release's parameter count
+SCRIPT_SIZE = {
+    "videolights-qvhighlights": "videolights", "videolights-b-qvhighlights": "videolights_b",
+    "trdetr-qvhighlights": "trdetr", "taskweave-qvhighlights": "taskweave",
+    "moment_detr-qvhighlights": "moment_detr", "qd_detr-qvhighlights": "qd_detr", "cg_detr-qvhighlights": "cg_detr",
+}  # fmt: skip
 
 
-def test_preset_names() -> None:
+@pytest.mark.parametrize("preset", sorted(SCRIPT_SIZE))
+def test_parameter_count_equals_the_release_at_script_size(preset: str, data_dir) -> None:
+    spec = json.loads((data_dir / "release" / SCRIPT_SIZE[preset] / "paper_size_keys.json").read_text())
+    model, _, _ = build_model(get_preset(preset))
+    assert count_parameters(model) == spec["n_params"]
+
+
+def test_every_model_has_dataset_and_tiny_presets() -> None:
     names = list_presets()
-    for expected in (
-        "videolights-qvhighlights",
-        "videolights-b-qvhighlights",
-        "videolights-charades_sta",
-        "videolights-b-charades_sta",
-        "videolights-tvsum",
-        "videolights-pretrain",
-        "videolights-b-pretrain",
-        "tiny",
-    ):
-        assert expected in names
+    for family in FAMILIES:
+        for dataset in ("qvhighlights", "charades_sta", "tvsum"):
+            assert f"{family}-{dataset}" in names
+        assert ("tiny" if family == "videolights" else f"{family}-tiny") in names
+    for name in ("videolights-b-qvhighlights", "videolights-pretrain", "videolights-b-pretrain"):
+        assert name in names
 
 
-def test_preset_values_follow_the_spec_table() -> None:
-    qv, qv_b = get_preset("videolights-qvhighlights"), get_preset("videolights-b-qvhighlights")
+def test_presets_named_after_a_paper_are_release_exact() -> None:
+    for name in list_presets():
+        cfg = get_preset(name)
+        assert cfg.model.fidelity == "release" and cfg.model.corrections == (), name
+
+
+def test_qvhighlights_training_values_follow_the_scripts() -> None:
+    qv = get_preset("videolights-qvhighlights")
     assert (qv.model.video_dim, qv.model.text_dim) == (2818, 512)
+    qv_b = get_preset("videolights-b-qvhighlights")
     assert (qv_b.model.video_dim, qv_b.model.text_dim) == (3586, 1280)
-    assert (qv.loss.alignment_weight, qv_b.loss.alignment_weight) == (0.01, 0.2)
-    assert (qv.train.epochs, qv.train.batch_size, qv.train.lr, qv.train.lr_drop) == (200, 32, 1e-4, 400)
-    assert (qv.train.weight_decay, qv.train.grad_clip, qv.train.seed, qv.train.eval_every) == (
-        1e-4, 0.1, 2018, 5,
-    )  # fmt: skip
-    ch = get_preset("videolights-charades_sta")
-    assert (ch.train.epochs, ch.train.lr_drop, ch.train.clip_seconds) == (100, 100, 1.0)
-    assert ch.loss.alignment_weight == 0.3
-    tv = get_preset("videolights-tvsum")
-    assert (tv.train.epochs, tv.train.batch_size, tv.train.lr, tv.train.max_clips) == (2000, 4, 1e-3, 1000)
-    assert tv.loss.moment_losses is False
-    pt = get_preset("videolights-b-pretrain")
-    assert (pt.train.batch_size, pt.loss.alignment_weight) == (256, 0.01)
-    m, loss = qv.model, qv.loss
-    assert (m.hidden_dim, m.num_heads, m.ffn_dim, m.enc_layers, m.dec_layers, m.num_queries) == (
-        256, 8, 1024, 3, 3, 10,
-    )  # fmt: skip
-    assert (loss.span_l1_weight, loss.span_giou_weight, loss.label_weight, loss.eos_coef) == (10, 1, 4, 0.1)
-    assert (loss.saliency_margin, loss.hard_coefficient, loss.rank_contrastive_tau) == (0.2, 10, 0.5)
+    for family in FAMILIES:
+        train = get_preset(f"{family}-qvhighlights").train
+        assert (train.lr, train.weight_decay, train.grad_clip, train.clip_seconds) == (1e-4, 1e-4, 0.1, 2.0), family
 
 
-def test_tiny_preset_is_tiny() -> None:
-    cfg = get_preset("tiny").model
-    assert (cfg.hidden_dim, cfg.enc_layers, cfg.dec_layers, cfg.num_queries) == (32, 1, 1, 4)
-
-
-def test_describe_preset_prints_parameter_count() -> None:
-    text = describe_preset("tiny")
-    model, _, _ = build_model(get_preset("tiny"))
-    assert f"parameters: {count_parameters(model)}" in text.splitlines()
-    assert "model.hidden_dim: 32" in text
+def test_describe_preset_prints_the_fidelity_table_and_parameter_count() -> None:
+    for name in ("tiny", "trdetr-qvhighlights"):
+        text = describe_preset(name)
+        model, _, _ = build_model(get_preset(name))
+        assert f"parameters: {count_parameters(model)}" in text.splitlines()
+        assert "fidelity: release (corrections applied: none)" in text
+        assert "| difference | release | corrected | why |" in text
+    assert "source: " in describe_preset("qd_detr-qvhighlights")
 
 
 def test_unknown_preset_names_the_known_ones() -> None:
@@ -81,13 +71,30 @@ def test_unknown_preset_names_the_known_ones() -> None:
 
 
 def test_configs_are_frozen_and_reject_typos() -> None:
-    with pytest.raises(ValidationError):
-        ModelConfig(hiden_dim=32)
-    with pytest.raises(ValidationError):
-        LossConfig(alignment_weigth=0.1)
+    with pytest.raises(ValidationError, match="hiden_dim"):
+        VideoLightsConfig(hiden_dim=32)
     cfg = get_preset("tiny")
     with pytest.raises(ValidationError):
-        cfg.model.hidden_dim = 64  # type: ignore[misc]
+        cfg.model.video_dim = 64  # type: ignore[misc]
+
+
+def test_model_name_selects_the_config_class_and_unknown_names_are_refused() -> None:
+    for family in FAMILIES.values():
+        cfg = ExperimentConfig.model_validate({"model": {"name": family.name}, "features": None})
+        assert type(cfg.model) is family.config
+    with pytest.raises(ValidationError, match="not-a-model"):
+        ExperimentConfig.model_validate({"model": {"name": "not-a-model"}})
+
+
+def test_a_field_of_another_model_is_refused_by_name() -> None:
+    with pytest.raises(ValidationError, match="nonexistent_switch"):
+        ExperimentConfig.model_validate({"model": {"name": "qd_detr", "nonexistent_switch": 1}, "features": None})
+
+
+def test_unknown_correction_names_the_known_ones() -> None:
+    with pytest.raises(ValidationError, match="corrections"):
+        ExperimentConfig.model_validate({"model": {"name": "videolights", "corrections": ["no_such_fix"]},
+                                         "features": None})
 
 
 def test_feature_sets_and_their_order() -> None:
@@ -95,47 +102,38 @@ def test_feature_sets_and_their_order() -> None:
     assert sf_b.dims() == (2304 + 768 + 2, 768)
     with pytest.raises(ValidationError, match="order"):
         FeatureSet(video=("clip", "slowfast"))
-    exp = get_preset("videolights-qvhighlights").with_features(sf_b)
+    exp = get_preset("qd_detr-qvhighlights").with_features(sf_b)
     assert (exp.model.video_dim, exp.model.text_dim) == (3074, 768)
+    build_model(exp)
     with pytest.raises(ValidationError, match="dims"):
-        ExperimentConfig(model=ModelConfig(video_dim=100), features=FeatureSet())
-
-
-def test_inconsistent_model_and_loss_are_rejected() -> None:
-    with pytest.raises(ValidationError, match="uni_jfm"):
-        ExperimentConfig(model=ModelConfig(uni_jfm=False))
-    ok = ExperimentConfig(model=ModelConfig(uni_jfm=False), loss=LossConfig(task_coupled_weight=0))
-    assert ok.model.uni_jfm is False
-
-
-def test_unknown_model_name_is_rejected() -> None:
-    cfg = ExperimentConfig(model=ModelConfig(name="not-a-model"))
-    with pytest.raises(ValueError, match="videolights"):
-        build_model(cfg)
+        ExperimentConfig(model=VideoLightsConfig(video_dim=100), features=FeatureSet())
 
 
 @pytest.mark.slow
-def test_paper_size_forward_backward_on_cpu() -> None:
-    cfg = get_preset("videolights-b-qvhighlights")
+@pytest.mark.parametrize("preset", ["videolights-b-qvhighlights", "cg_detr-qvhighlights"])
+def test_paper_size_training_step_on_cpu(preset: str) -> None:
+    from pipeline.datasets import forward_kwargs
+
+    cfg = get_preset(preset)
     model, criterion, _ = build_model(cfg)
-    batch, clips, words = 32, 75, 20
+    batch, clips, words = 8, 75, 20
     gen = torch.Generator().manual_seed(0)
-    video = torch.randn(batch, clips, cfg.model.video_dim, generator=gen)
-    text = torch.randn(batch, words, cfg.model.text_dim, generator=gen)
     video_mask, text_mask = torch.ones(batch, clips), torch.ones(batch, words)
     video_mask[::2, 60:] = 0
     text_mask[1::2, 12:] = 0
     labels = torch.zeros(batch, clips)
     labels[:, 10:30] = 6.0
-    targets = {
+    data = {
+        "src_vid": torch.randn(batch, clips, cfg.model.video_dim, generator=gen), "src_vid_mask": video_mask,
+        "src_txt": torch.randn(batch, words, cfg.model.text_dim, generator=gen), "src_txt_mask": text_mask,
         "span_labels": [{"spans": torch.tensor([[0.27, 0.27]])} for _ in range(batch)],
-        "saliency_pos_labels": torch.tensor([[12, 20]] * batch),
-        "saliency_neg_labels": torch.tensor([[40, 50]] * batch),
-        "saliency_all_labels": labels,
-        "epoch": 3,
-    }
-    outputs = model(video, video_mask, text, text_mask)
+        "saliency_pos_labels": torch.tensor([[12, 20]] * batch), "saliency_neg_labels": torch.tensor([[40, 50]] * batch),
+        "saliency_all_labels": labels, "meta": [{"vid": f"v{i}_0_150", "qid": i} for i in range(batch)],
+    }  # fmt: skip
+    model.train()
+    outputs = model(**forward_kwargs(model, data, epoch=3, training=True))
     assert outputs["pred_spans"].shape == (batch, 10, 2)
-    losses = criterion(outputs, targets)
+    targets = {k: v for k, v in data.items() if k.startswith(("span", "saliency"))}
+    losses = criterion(outputs, {**targets, "epoch": 3})
     losses["total"].backward()
     assert torch.isfinite(losses["total"])

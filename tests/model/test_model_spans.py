@@ -59,7 +59,7 @@ def test_postprocess_windows_in_seconds() -> None:
         "saliency_scores": torch.tensor([[0.1, 0.2, 0.3, 0.4, 9.0]]),
         "video_mask": torch.tensor([[True, True, True, True, False]]),
     }
-    result = PostProcess(clip_seconds=2.0, top_k=2)(outputs, durations=[7.0])
+    result = PostProcess(clip_seconds=2.0, top_k=2)(outputs, outputs["video_mask"], durations=[7.0])
     assert len(result) == 1
     windows = result[0]["windows"]
     assert len(windows) == 2  # top-k
@@ -78,5 +78,5 @@ def test_postprocess_default_duration_from_clips() -> None:
         "saliency_scores": torch.zeros(1, 3),
         "video_mask": torch.tensor([[True, True, True]]),
     }
-    (result,) = PostProcess(clip_seconds=2.0)(outputs)
+    (result,) = PostProcess(clip_seconds=2.0)(outputs, outputs["video_mask"])
     assert result["windows"] == [[0.0, 6.0, 0.5]]

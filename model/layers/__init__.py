@@ -1,1 +1,0 @@
-"""Building blocks shared by VideoLights, TR-DETR and TaskWeave."""

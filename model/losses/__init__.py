@@ -1,1 +1,0 @@
-"""Loss functions (pure, on tensors) and the criterion that combines them."""
