@@ -1,0 +1,46 @@
+"""Small building blocks of the release: input projections and the span MLP (moment_detr/model.py)."""
+
+from __future__ import annotations
+
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+
+class LinearLayer(nn.Module):
+    """LayerNorm(in) -> Dropout -> Linear (-> ReLU); parameter names as the release's LinearLayer."""
+
+    def __init__(self, in_dim: int, out_dim: int, dropout: float, relu: bool) -> None:
+        super().__init__()
+        self.relu = relu
+        self.LayerNorm = nn.LayerNorm(in_dim)
+        self.net = nn.Sequential(nn.Dropout(dropout), nn.Linear(in_dim, out_dim))
+
+    def forward(self, x: Tensor) -> Tensor:
+        """x: (B, L, in_dim) -> (B, L, out_dim)."""
+        x = self.net(self.LayerNorm(x))
+        return F.relu(x) if self.relu else x
+
+
+def input_projection(in_dim: int, hidden_dim: int, num_layers: int, dropout: float) -> nn.Sequential:
+    """`num_layers` LinearLayers in_dim -> hidden_dim -> ... -> hidden_dim; only the last has no ReLU."""
+    dims = [in_dim] + [hidden_dim] * num_layers
+    return nn.Sequential(
+        *[LinearLayer(dims[i], dims[i + 1], dropout, relu=i < num_layers - 1) for i in range(num_layers)]
+    )
+
+
+class MLP(nn.Module):
+    """`num_layers` Linear layers with ReLU between them (not after the last)."""
+
+    def __init__(self, input_dim: int, hidden_dim: int, output_dim: int, num_layers: int) -> None:
+        super().__init__()
+        dims_in = [input_dim] + [hidden_dim] * (num_layers - 1)
+        dims_out = [hidden_dim] * (num_layers - 1) + [output_dim]
+        self.layers = nn.ModuleList(nn.Linear(i, o) for i, o in zip(dims_in, dims_out))
+
+    def forward(self, x: Tensor) -> Tensor:
+        """x: (..., input_dim) -> (..., output_dim)."""
+        last = len(self.layers) - 1
+        for i, layer in enumerate(self.layers):
+            x = layer(x) if i == last else F.relu(layer(x))
+        return x
