@@ -1,0 +1,58 @@
+"""DAB-DETR's multi-head attention without input projections (the caller projects q, k, v)."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+
+class ProjectionFreeAttention(nn.Module):
+    """Multi-head attention whose query/key width (embed_dim) may differ from the value width (vdim).
+
+    Only the output projection `out_proj` (vdim -> vdim) is a parameter. Scores are scaled by
+    (embed_dim / num_heads)^-1/2 and the softmax subtracts the row max first (as DAB's copy of
+    torch's multi_head_attention_forward does).
+
+    Attributes:
+        dropout: probability of dropping attention weights (a float, so zero_dropout can reset it).
+    """
+
+    def __init__(self, embed_dim: int, num_heads: int, dropout: float = 0.0, vdim: int | None = None) -> None:
+        super().__init__()
+        self.embed_dim = embed_dim
+        self.num_heads = num_heads
+        self.vdim = vdim if vdim is not None else embed_dim
+        self.dropout = dropout
+        self.out_proj = nn.Linear(self.vdim, self.vdim)
+        nn.init.constant_(self.out_proj.bias, 0.0)
+
+    def forward(self, query: Tensor, key: Tensor, value: Tensor, key_padding_mask: Tensor | None = None) -> Tensor:
+        """Sequence-first attention.
+
+        Args:
+            query: float (Lq, B, embed_dim).
+            key: float (Lk, B, embed_dim).
+            value: float (Lk, B, vdim).
+            key_padding_mask: bool (B, Lk), True = ignore that key.
+
+        Returns:
+            float (Lq, B, vdim).
+        """
+        tgt_len, bsz, _ = query.shape
+        heads = self.num_heads
+        head_dim = self.embed_dim // heads
+        v_head_dim = self.vdim // heads
+        q = (query * float(head_dim) ** -0.5).contiguous().view(tgt_len, bsz * heads, head_dim).transpose(0, 1)
+        k = key.contiguous().view(-1, bsz * heads, head_dim).transpose(0, 1)
+        v = value.contiguous().view(-1, bsz * heads, v_head_dim).transpose(0, 1)
+        src_len = k.shape[1]
+        weights = torch.bmm(q, k.transpose(1, 2))
+        if key_padding_mask is not None:
+            weights = weights.view(bsz, heads, tgt_len, src_len)
+            weights = weights.masked_fill(key_padding_mask[:, None, None, :], float("-inf"))
+            weights = weights.view(bsz * heads, tgt_len, src_len)
+        weights = F.softmax(weights - weights.max(dim=-1, keepdim=True)[0], dim=-1)
+        weights = F.dropout(weights, p=self.dropout, training=self.training)
+        out = torch.bmm(weights, v).transpose(0, 1).contiguous().view(tgt_len, bsz, self.vdim)
+        return self.out_proj(out)
