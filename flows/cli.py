@@ -235,7 +235,10 @@ def model_info(target: Optional[str] = typer.Argument(
     from model.config import ExperimentConfig
     from pipeline.common.checkpoint import load_checkpoint
 
-    ckpt = load_checkpoint(target)
+    try:
+        ckpt = load_checkpoint(target)
+    except ValueError as exc:
+        fail(str(exc))
     text = describe_experiment(ExperimentConfig.model_validate(ckpt["config"]), f"checkpoint: {target}")
     provenance = ckpt.get("provenance")
     if provenance:
@@ -265,10 +268,13 @@ def convert_checkpoint(
     """Convert an authors' release checkpoint (VideoLights, TR-DETR, TaskWeave, Moment-DETR, QD-DETR,
     CG-DETR) into this pipeline's format: read safely (weights_only, only argparse.Namespace allowed),
     model and configuration from the stored options, every tensor mapped or listed as unused."""
-    from model.release_checkpoint import convert_release_file
+    from model.release_checkpoint import ReleaseCheckpointError, convert_release_file
     from pipeline.common.checkpoint import save_checkpoint
 
-    ckpt = convert_release_file(source, model)
+    try:
+        ckpt = convert_release_file(source, model)
+    except (ReleaseCheckpointError, FileNotFoundError) as exc:
+        fail(str(exc))
     save_checkpoint(ckpt, out)
     provenance = ckpt["provenance"]
     typer.echo(f"{source} -> {out}: {provenance['model']} ({provenance['weights']} weights, "

@@ -45,7 +45,8 @@ def make_checkpoint(
 def build_from_checkpoint(
     checkpoint: dict[str, Any],
 ) -> tuple[nn.Module, nn.Module, PostProcess, ExperimentConfig]:
-    """Rebuild (model, criterion, postprocess, config) from make_checkpoint()'s dict.
+    """Rebuild (model, criterion, postprocess, config) from make_checkpoint()'s dict, with the
+    weights inference uses: the EMA weights ("model_ema") where training kept them, else "model".
 
     A release checkpoint of the authors' code (keys "model" and "opt") is converted on the fly.
     """
@@ -57,5 +58,5 @@ def build_from_checkpoint(
         checkpoint = convert_release(checkpoint)
     cfg = ExperimentConfig.model_validate(checkpoint["config"])
     model, criterion, postprocess = build_model(cfg)
-    model.load_state_dict(checkpoint["model"])
+    model.load_state_dict(checkpoint.get("model_ema") or checkpoint["model"])
     return model, criterion, postprocess, cfg

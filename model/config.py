@@ -99,6 +99,11 @@ class TrainConfig(_Frozen):
     weight_decay: float = Field(1e-4, ge=0, description="AdamW weight decay.")
     grad_clip: float | None = Field(0.1, gt=0, description="Max gradient norm; None = no clip.")
     seed: int = Field(2018, description="Random seed.")
+    ema_decay: float | None = Field(
+        None, gt=0, lt=1,
+        description="Exponential moving average of the weights, updated once per epoch (e <- d*e + (1-d)*w); "
+        "evaluation, best.ckpt and inference use it (TaskWeave's release: 0.9). None = no EMA.",
+    )
     eval_every: int = Field(5, ge=1, description="Evaluate every this many epochs.")
     clip_seconds: float = Field(2.0, gt=0, description="Clip length in seconds.")
     max_clips: int = Field(75, ge=1, description="Clips kept per video in training.")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import os
@@ -159,6 +160,12 @@ class _Run:
     val_loader: Any = None
     val_gt: list[dict] = field(default_factory=list)
     extractors: dict[str, dict] = field(default_factory=dict)
+    #: EMA copy of the model (train.ema_decay), what evaluation and best.ckpt use
+    ema: nn.Module | None = None
+
+    @property
+    def inference_model(self) -> nn.Module:
+        return self.ema if self.ema is not None else self.model
 
 
 @dataclass
@@ -189,13 +196,29 @@ def _build(config: TrainRunConfig, experiment: ExperimentConfig, device: torch.d
     # lr_drop=None: a constant learning rate (a step period no run reaches)
     step = train.lr_drop if train.lr_drop is not None else 2**31 - 1
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=step, gamma=0.1)
+    ema = None
+    if train.ema_decay is not None:
+        ema = copy.deepcopy(model).eval().requires_grad_(False)
     return _Run(experiment, device, model, criterion, postprocess, optimizer, scheduler, train_set, val_loader, val_gt,
-                store_specs(config.store, experiment, train_rows))
+                store_specs(config.store, experiment, train_rows), ema)
+
+
+@torch.no_grad()
+def update_ema(ema: nn.Module, model: nn.Module, decay: float) -> None:
+    """e <- decay * e + (1 - decay) * w for every floating-point state entry (others copied), as
+    TaskWeave's release does once per epoch."""
+    for averaged, current in zip(ema.state_dict().values(), model.state_dict().values()):
+        if averaged.dtype.is_floating_point:
+            averaged.mul_(decay).add_(current.detach(), alpha=1.0 - decay)
+        else:
+            averaged.copy_(current)
 
 
 def _payload(run: _Run, config: TrainRunConfig, state: _State, full: bool) -> dict[str, Any]:
     """The checkpoint dict: plain values and tensors only, so it loads with weights_only=True."""
     payload = make_checkpoint(run.model, run.experiment)
+    if run.ema is not None:
+        payload["model_ema"] = run.ema.state_dict()
     payload.update(format=CHECKPOINT_FORMAT, epoch=state.epoch, stage=config.stage,
                    run=config.model_dump(mode="json"), extractors=run.extractors,
                    best={"score": state.best_score, "epoch": state.best_epoch, "metrics": state.best_metrics})
@@ -232,6 +255,8 @@ def _resume(run: _Run, path: Path) -> _State:
         raise ValueError(f"{path} was trained with another configuration ({'; '.join(diff)}); resume with the "
                          "same preset, features and overrides, or train into another out_dir")
     run.model.load_state_dict(ckpt["model"])
+    if run.ema is not None:
+        run.ema.load_state_dict(ckpt["model_ema"])
     run.optimizer.load_state_dict(ckpt["optimizer"])
     run.scheduler.load_state_dict(ckpt["scheduler"])
     set_rng_state(ckpt["rng"])
@@ -369,6 +394,8 @@ def _train_epochs(run: _Run, config: TrainRunConfig, state: _State, amp_dtype: t
                               epoch, run.device, grad_clip=train_cfg.grad_clip, amp_dtype=amp_dtype,
                               progress_key=PROGRESS_KEY)
             run.scheduler.step()
+            if run.ema is not None:
+                update_ema(run.ema, run.model, train_cfg.ema_decay)
             brief, score = _maybe_evaluate(run, config, state, epoch, amp_dtype)
             state.epoch = epoch + 1
             save_checkpoint(_payload(run, config, state, full=True), out / LAST)
@@ -388,7 +415,7 @@ def _maybe_evaluate(run: _Run, config: TrainRunConfig, state: _State, epoch: int
     due = (epoch + 1) % train_cfg.eval_every == 0 or epoch + 1 == train_cfg.epochs
     if run.val_loader is None or not due:
         return None, None
-    metrics, rows = evaluate(run.model, run.postprocess, checked(run.val_loader, run.experiment, config.store),
+    metrics, rows = evaluate(run.inference_model, run.postprocess, checked(run.val_loader, run.experiment, config.store),
                              run.val_gt, config.eval_kind, run.device, amp_dtype)
     brief = metrics["brief"]
     score = selection_score(train_cfg.select_metric, brief)

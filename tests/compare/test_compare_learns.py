@@ -1,4 +1,5 @@
-"""TR-DETR and TaskWeave (tiny) learn planted moments through the real training loop: held-out metrics far above chance."""
+"""TR-DETR, TaskWeave, Moment-DETR, QD-DETR and CG-DETR (tiny, release forms) learn planted moments through the real
+training loop: held-out metrics far above chance."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ LEARNER = {"dec_layers": 2, "input_dropout": 0.1}
 #: 1-5 and 7, 1 and 2 torch threads, ATEN_CPU_CAPABILITY default (AVX-512) and avx2, on a 2-core
 #: AMD EPYC): after 20 epochs 40.6-96.9 (seed 7 fails the bar), after 40 epochs 81.2-100; TR-DETR
 #: after 15 epochs 90.6-100 (6 runs). The bar is 3x chance = 56.25.
-EPOCHS = {"trdetr-tiny": 15, "taskweave-tiny": 40}
+EPOCHS = {"trdetr-tiny": 15, "taskweave-tiny": 40, "moment_detr-tiny": 30, "qd_detr-tiny": 15, "cg_detr-tiny": 15}
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +27,7 @@ def learn_data(tmp_path_factory) -> dict[str, str]:
     return planted_dataset(tmp_path_factory.mktemp("learn"), n_train=256, n_val=32, n_clips=N_CLIPS, windows=1)
 
 
-@pytest.mark.parametrize("preset", ["trdetr-tiny", "taskweave-tiny"])
+@pytest.mark.parametrize("preset", sorted(EPOCHS))
 def test_held_out_metrics_are_far_above_chance(preset, learn_data, tmp_path) -> None:
     config = TrainRunConfig(preset=preset, features=TINY_CLIP, model_overrides=LEARNER,
                             train_annotations=learn_data["train"], val_annotations=learn_data["val"],

@@ -55,13 +55,13 @@ def test_convert_checkpoint_then_build_from_checkpoint_gives_the_release_outputs
 
 
 def test_model_info_shows_the_provenance_of_a_converted_checkpoint(data_dir, tmp_path) -> None:
-    src = data_dir / "release" / "qd_detr" / "release.ckpt"
-    out = tmp_path / "qd.ckpt"
-    assert runner.invoke(app, ["convert-checkpoint", str(src), "--out", str(out), "--model", "qd_detr"]).exit_code == 0
+    src = data_dir / "release" / "moment_detr" / "release.ckpt"
+    out = tmp_path / "md.ckpt"
+    assert runner.invoke(app, ["convert-checkpoint", str(src), "--out", str(out), "--model", "moment_detr"]).exit_code == 0
     info = runner.invoke(app, ["model-info", str(out)])
     assert info.exit_code == 0, info.stderr
     assert f"source: {src}" in info.stdout and "sha256: " in info.stdout and "release options: " in info.stdout
-    assert "model.name: qd_detr" in info.stdout and info.stdout.strip().splitlines()[-1].startswith("  release options")
+    assert "model.name: moment_detr" in info.stdout and info.stdout.strip().splitlines()[-1].startswith("  release options")
 
 
 def test_a_release_file_given_directly_is_converted_on_the_fly(data_dir, caplog) -> None:
@@ -87,7 +87,7 @@ class Payload:
 
 
 def test_a_tampered_file_is_refused_without_unpickling(data_dir, tmp_path, capsys) -> None:
-    ckpt = load(data_dir / "release" / "qd_detr" / "release.ckpt")
+    ckpt = load(data_dir / "release" / "moment_detr" / "release.ckpt")
     ckpt["opt"] = Payload()
     bad = tmp_path / "tampered.ckpt"
     torch.save(ckpt, bad, pickle_module=pickle)
