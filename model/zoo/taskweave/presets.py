@@ -22,6 +22,7 @@ _QV_TRAIN = {
     "max_clips": 75,
     "max_query_tokens": 32,
     "max_windows": 10,
+    "ema_decay": 0.9,  # config.py:89-90: --model_ema is store_false (on), decay 0.9, updated once per epoch
 }
 
 PRESETS: dict[str, ScriptPreset] = {
