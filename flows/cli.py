@@ -383,7 +383,7 @@ def train_cmd(
     extractor_preset: Optional[PresetChoice] = typer.Option(None, "--extractor-preset", "--extract-preset",
                                                             help="paper or tiny features"),
     model_option: Optional[list[str]] = typer.Option(
-        None, "--model-option", help="KEY=VALUE ModelConfig override (repeatable), e.g. fra=false"),
+        None, "--model-option", help="KEY=VALUE model config override (repeatable), e.g. fidelity=corrected or dec_layers=2"),
     domain: Optional[TVSumDomainChoice] = typer.Option(None, "--domain", help="TVSum: train one domain's model"),
 ) -> None:
     """Train, pretrain or fine-tune a model on stored features; prints where the checkpoints are."""

@@ -34,7 +34,10 @@ def _from_script(preset: ScriptPreset) -> ExperimentConfig:
 
 
 def _tiny(family: Family) -> ExperimentConfig:
-    return ExperimentConfig(model=family.tiny(*_TINY_DIMS), train=_TINY_TRAIN, features=None)
+    """The family's tiny config; training keeps the release's EMA of the weights where it has one."""
+    ema = {p.train.get("ema_decay") for p in family.presets.values()} - {None}
+    train = _TINY_TRAIN.model_copy(update={"ema_decay": ema.pop()}) if len(ema) == 1 else _TINY_TRAIN
+    return ExperimentConfig(model=family.tiny(*_TINY_DIMS), train=train, features=None)
 
 
 def _all_presets() -> dict[str, ExperimentConfig]:
