@@ -1,0 +1,158 @@
+"""The VideoLights network (release video_lights/model.py:28-295)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from model.spans import inverse_sigmoid
+from model.zoo.videolights.config import VideoLightsConfig
+from model.zoo.videolights.fra import FeatureRefinement
+from model.zoo.videolights.layers import MLP, input_projection
+from model.zoo.videolights.position import video_sine_encoding
+from model.zoo.videolights.transformer import VLTransformer
+from model.zoo.videolights.unijfm import GlobalFeatureExtractor, moment_saliency, top_moment_clips
+
+
+class VideoLights(nn.Module):
+    """Input projections -> FRA -> Bi-CMF -> encoder -> anchor decoder, with saliency heads.
+
+    Parameter names equal the release's state-dict keys (the release's unused `txt_position_embed`
+    is not built).
+    """
+
+    def __init__(self, cfg: VideoLightsConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        d = cfg.hidden_dim
+        self.hidden_dim = d
+        self.transformer = VLTransformer(
+            d,
+            cfg.num_heads,
+            cfg.ffn_dim,
+            cfg.dropout,
+            cfg.bicmf_layers,
+            cfg.enc_layers,
+            cfg.dec_layers,
+            bicmf_text_norm=cfg.corrects("bicmf_text_norm"),
+            bicmf_ffn_residual=cfg.corrects("bicmf_ffn_residual"),
+            bicmf_leak_mask=not cfg.corrects("bicmf_attn_mask"),
+        )
+        self.span_embed = MLP(d, d, 2, 3)
+        self.class_embed = nn.Linear(d, 2)  # 0: foreground, 1: background
+        self.query_embed = nn.Embedding(cfg.num_queries, 2)
+        self.input_txt_proj = input_projection(cfg.text_dim, d, cfg.input_proj_layers, cfg.input_dropout)
+        self.input_vid_proj = input_projection(cfg.video_dim, d, cfg.input_proj_layers, cfg.input_dropout)
+        if cfg.contrastive_align_loss:
+            self.contrastive_align_projection_query = nn.Linear(d, cfg.contrastive_dim)
+            self.contrastive_align_projection_txt = nn.Linear(d, cfg.contrastive_dim)
+            self.contrastive_align_projection_vid = nn.Linear(d, cfg.contrastive_dim)
+        self.feature_refinement = FeatureRefinement(d, fix_correlation=cfg.corrects("fra_correlation"))
+        self.saliency_proj1 = nn.Linear(d, d)
+        self.saliency_proj2 = nn.Linear(d, d)
+        self.global_rep_token = nn.Parameter(torch.randn(d))
+        self.global_rep_pos = nn.Parameter(torch.randn(d))
+        if cfg.mr_to_hd:
+            self.gru_extractor = GlobalFeatureExtractor(d, d)
+            self.saliency_proj_mr = nn.Linear(d, d)
+
+    def _sequence(self, vid: Tensor, vid_mask: Tensor, txt: Tensor, txt_mask: Tensor) -> tuple[Tensor, Tensor]:
+        """[global; video; text] tokens (B, 1+Lv+Lt, d) and their padding (bool, True = padding)."""
+        bs = vid.shape[0]
+        token = self.global_rep_token.reshape(1, 1, -1).repeat(bs, 1, 1)
+        src = torch.cat([token, vid, txt], dim=1)
+        valid = torch.cat([torch.ones(bs, 1, dtype=torch.bool, device=vid.device), vid_mask.bool(), txt_mask.bool()], 1)
+        return src, ~valid
+
+    def _saliency(self, vid_mem: Tensor, mem_global: Tensor) -> Tensor:
+        """sum_d proj1(clip) * proj2(global) / sqrt(d): (B, Lv)."""
+        return torch.sum(
+            self.saliency_proj1(vid_mem) * self.saliency_proj2(mem_global).unsqueeze(1), dim=-1
+        ) / math.sqrt(self.hidden_dim)
+
+    def forward(
+        self, src_vid: Tensor, src_vid_mask: Tensor, src_txt: Tensor, src_txt_mask: Tensor, **extras: Any
+    ) -> dict[str, Any]:
+        """Predict moments and saliency.
+
+        Args:
+            src_vid: float (B, Lv, video_dim) clip features ending with the two TEF columns.
+            src_vid_mask: float (B, Lv), 1 = valid.
+            src_txt: float (B, Lt, text_dim).
+            src_txt_mask: float (B, Lt), 1 = valid.
+            extras: ignored (the release's forward takes no extras).
+
+        Returns:
+            dict with pred_logits (B, Q, 2), pred_spans (B, Q, 2) normalised (cx, w), saliency_scores (B, Lv),
+            saliency_scores_neg (B, Lv) (query of the next sample), saliency_scores_mr (B, Lv) (Uni-JFM),
+            proj_queries (B, Q, c), proj_txt_mem (B, Lt, c), proj_vid_mem (B, Lv, c), video_mask, src_txt
+            (projected text, B, Lt, d), src_vid (FRA output, B, Lv, d), txt_mask (ours: the text mask), and
+            aux_outputs (one dict per earlier decoder layer).
+        """
+        cfg = self.cfg
+        vid = self.input_vid_proj(src_vid)
+        txt = self.input_txt_proj(src_txt)
+        vid_ed = vid
+        vid = self.feature_refinement(vid, txt, src_vid_mask, src_txt_mask)
+        video_length = vid.shape[1]
+
+        pos_vid = video_sine_encoding(src_vid_mask, self.hidden_dim)
+        pos = torch.cat(
+            [self.global_rep_pos.reshape(1, 1, -1).repeat(vid.shape[0], 1, 1), pos_vid, torch.zeros_like(txt)], dim=1
+        )
+        src, pad = self._sequence(vid, src_vid_mask, txt, src_txt_mask)
+        hs, refs, vid_mem, mem_global = self.transformer(src, pad, self.query_embed.weight, pos, video_length)
+        assert hs is not None and refs is not None
+        outputs_class = self.class_embed(hs)
+        outputs_coord = (self.span_embed(hs) + inverse_sigmoid(refs)).sigmoid()
+        out: dict[str, Any] = {"pred_logits": outputs_class[-1], "pred_spans": outputs_coord[-1]}
+
+        proj_queries = proj_txt = proj_vid = None
+        if cfg.contrastive_align_loss:
+            proj_queries = F.normalize(self.contrastive_align_projection_query(hs), p=2, dim=-1)
+            proj_txt = F.normalize(self.contrastive_align_projection_txt(txt), p=2, dim=-1)
+            proj_vid = F.normalize(self.contrastive_align_projection_vid(vid_mem), p=2, dim=-1)
+            out.update(proj_queries=proj_queries[-1], proj_txt_mem=proj_txt, proj_vid_mem=proj_vid)
+
+        # negative pass: the text of sample i+1; FRA is not rerun (its output with the true text is kept)
+        txt_neg = torch.cat([txt[1:], txt[:1]], dim=0)
+        txt_mask_neg = torch.cat([src_txt_mask[1:], src_txt_mask[:1]], dim=0)
+        src_neg, pad_neg = self._sequence(vid, src_vid_mask, txt_neg, txt_mask_neg)
+        _, _, vid_mem_neg, mem_global_neg = self.transformer(
+            src_neg, pad_neg, self.query_embed.weight, pos.clone(), video_length, decode=False
+        )
+
+        out["saliency_scores"] = self._saliency(vid_mem, mem_global)
+        out["saliency_scores_neg"] = self._saliency(vid_mem_neg, mem_global_neg)
+        if cfg.mr_to_hd:
+            clips = top_moment_clips(
+                outputs_class[-1], outputs_coord[-1], src_vid_mask, cfg.clip_len, cfg.corrects("unijfm_span")
+            )
+            out["saliency_scores_mr"] = moment_saliency(
+                self.gru_extractor,
+                self.saliency_proj_mr,
+                vid_ed,
+                src_vid_mask,
+                vid_mem,
+                clips,
+                state_at_end=cfg.corrects("unijfm_state"),
+                softmax_weights=cfg.corrects("unijfm_weights"),
+            )
+        out["video_mask"] = src_vid_mask
+        out["src_txt"] = txt
+        out["src_vid"] = vid
+        out["txt_mask"] = src_txt_mask
+        if cfg.aux_loss:
+            out["aux_outputs"] = [
+                {"pred_logits": a, "pred_spans": b} for a, b in zip(outputs_class[:-1], outputs_coord[:-1])
+            ]
+            if proj_queries is not None:
+                for idx, q in enumerate(proj_queries[:-1]):
+                    out["aux_outputs"][idx].update(
+                        proj_queries=q, proj_txt_mem=proj_txt, proj_vid_mem=proj_vid, txt_mask=src_txt_mask
+                    )
+        return out
