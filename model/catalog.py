@@ -34,11 +34,11 @@ def catalog_markdown() -> str:
         "|---|---|---|---|---|",
     ]
     for name, family in FAMILIES.items():
-        presets = sorted(p for p in family.presets) + ["tiny" if name == "videolights" else f"{name}-tiny"]
+        presets = [*sorted(family.presets), "tiny" if name == "videolights" else f"{name}-tiny"]
         params = _script_parameters(name)
-        lines.append(f"| `{name}` | {family.paper} | {params:,} | {', '.join(f'`{p}`' for p in presets)} | "
-                     f"{len(family.config.DIFFERENCES)} |" if params is not None else
-                     f"| `{name}` | {family.paper} | - | {', '.join(presets)} | {len(family.config.DIFFERENCES)} |")
+        shown = f"{params:,}" if params is not None else "-"
+        lines.append(f"| `{name}` | {family.paper} | {shown} | {', '.join(f'`{p}`' for p in presets)} | "
+                     f"{len(family.config.DIFFERENCES)} |")
     for name in FAMILIES:
         lines += ["", f"## `{name}`: release vs corrected", "", differences_table(name)]
     return "\n".join(lines) + "\n"

@@ -87,6 +87,20 @@ ModelConfig = Annotated[
 ]
 
 
+def without_model_tag(loc: tuple | list) -> tuple:
+    """A validation error's location without the model union's tag (the model name is not a field).
+
+    >>> without_model_tag(("model", "qd_detr", "dec_layers"))
+    ('model', 'dec_layers')
+    """
+    loc = tuple(loc)
+    names = {member.model_fields["name"].default for member in ModelConfig.__origin__.__args__}
+    for i in range(len(loc) - 1):
+        if loc[i] == "model" and loc[i + 1] in names:
+            return loc[: i + 1] + loc[i + 2 :]
+    return loc
+
+
 class TrainConfig(_Frozen):
     """Training hyper-parameters (read by the training code, not by the model)."""
 

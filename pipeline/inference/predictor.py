@@ -211,23 +211,40 @@ class Predictor:
 
     def _run(self, jobs: list[tuple[int, int]], encoded: EncodedVideo,
              texts: list[tuple[np.ndarray, ...]]) -> list[dict]:
-        """PostProcess results of every (query, window start) job, in order."""
-        results: list[dict] = []
-        n, clip_s = encoded.n_clips, encoded.clip_seconds
+        """PostProcess results of every (query, window start) job, in order.
+
+        Jobs are batched only with jobs of the same window length and query length: nothing is
+        padded, so a release model whose attention masks leak between the samples of a padded batch
+        (VideoLights' Bi-CMF, the T2V layers of QD-DETR's lineage) predicts each job as it would alone.
+        """
+        n = encoded.n_clips
+        shape = {i: (min(self.window, n - s), len(texts[q][0])) for i, (q, s) in enumerate(jobs)}
+        order = sorted(range(len(jobs)), key=lambda i: shape[i])
+        results: dict[int, dict] = {}
         with torch.inference_mode():
-            for first in range(0, len(jobs), self.batch_size):
-                chunk = jobs[first:first + self.batch_size]
-                videos = [[f[s:min(s + self.window, n)] for f in encoded.features] for _, s in chunk]
-                src_vid, vid_mask = pad_and_concat(videos, self.assembly, video=True)  # (B, L, Dv)
-                src_txt, txt_mask = pad_and_concat([texts[q] for q, _ in chunk], self.assembly, video=False)
-                batch = {"src_vid": src_vid, "src_vid_mask": vid_mask, "src_txt": src_txt, "src_txt_mask": txt_mask}
-                batch = to_device(batch, self.device)
-                batch["meta"] = [{"vid": Path(encoded.path).stem, "qid": q} for q, _ in chunk]
-                with autocast(self.device, self.amp_dtype):
-                    outputs = self.model(**forward_kwargs(self.model, batch))
-                seconds = [min(encoded.duration - s * clip_s, min(self.window, n - s) * clip_s) for _, s in chunk]
-                results.extend(self.postprocess(float_outputs(outputs), batch["src_vid_mask"], seconds))
-        return results
+            start = 0
+            while start < len(order):
+                stop = start
+                while stop < len(order) and stop - start < self.batch_size and shape[order[stop]] == shape[order[start]]:
+                    stop += 1
+                chunk = order[start:stop]
+                results.update(zip(chunk, self._predict_chunk([jobs[i] for i in chunk], encoded, texts)))
+                start = stop
+        return [results[i] for i in range(len(jobs))]
+
+    def _predict_chunk(self, chunk: list[tuple[int, int]], encoded: EncodedVideo,
+                       texts: list[tuple[np.ndarray, ...]]) -> list[dict]:
+        n, clip_s = encoded.n_clips, encoded.clip_seconds
+        videos = [[f[s:min(s + self.window, n)] for f in encoded.features] for _, s in chunk]
+        src_vid, vid_mask = pad_and_concat(videos, self.assembly, video=True)  # (B, L, Dv)
+        src_txt, txt_mask = pad_and_concat([texts[q] for q, _ in chunk], self.assembly, video=False)
+        batch = {"src_vid": src_vid, "src_vid_mask": vid_mask, "src_txt": src_txt, "src_txt_mask": txt_mask}
+        batch = to_device(batch, self.device)
+        batch["meta"] = [{"vid": Path(encoded.path).stem, "qid": q} for q, _ in chunk]
+        with autocast(self.device, self.amp_dtype):
+            outputs = self.model(**forward_kwargs(self.model, batch))
+        seconds = [min(encoded.duration - s * clip_s, min(self.window, n - s) * clip_s) for _, s in chunk]
+        return self.postprocess(float_outputs(outputs), batch["src_vid_mask"], seconds)
 
 
 def _tiny_seed(ckpt: Mapping[str, Any]) -> int:

@@ -21,7 +21,7 @@ from pydantic import (
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from model.build import build_model, count_parameters
-from model.config import FeatureSet
+from model.config import FeatureSet, without_model_tag
 from model.presets import get_preset
 from pipeline.common.summary import ItemFailure, RunSummary
 from pipeline.datasets.readers import DatasetKind
@@ -206,6 +206,7 @@ def _error(problems: list[tuple[tuple, str, Any]]) -> ValidationError:
 
 def _entry_field(loc: tuple) -> tuple:
     """Location of a TrainRunConfig error in a model entry: ModelConfig fields come from model_overrides."""
+    loc = without_model_tag(loc)
     return ("model_overrides", *loc[1:]) if loc[:1] == ("model",) else loc
 
 
@@ -218,7 +219,7 @@ class ModelResult:
     """One model's row of the comparison (small values only: it crosses Prefect task boundaries).
 
     Attributes:
-        label, preset: as configured; model: the architecture (videolights, trdetr, taskweave).
+        label, preset: as configured; model: the architecture (model.zoo.registry name, e.g. qd_detr).
         parameters: trainable parameters.
         status: "trained" (from scratch), "resumed" (continued a killed run) or "finished"
             (already trained with the same configuration: not retrained).

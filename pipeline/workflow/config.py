@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from model.config import FeatureSet
+from model.config import FeatureSet, without_model_tag
 from pipeline.workflow.demo import DemoDataConfig
 from pipeline.extract import ExtractConfig
 from pipeline.synthetic.config import SynthesizeConfig
@@ -221,7 +221,7 @@ def _check_experiment(stage: str, step: TrainStepConfig, features: FeatureSet) -
     try:
         build_experiment(step.preset, features, step.model_overrides)
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        problems = "; ".join(f"{'.'.join(map(str, without_model_tag(e['loc'])))}: {e['msg']}" for e in exc.errors())
         raise ValueError(f"{stage}.model_overrides give an invalid {step.preset} model: {problems}") from None
 
 

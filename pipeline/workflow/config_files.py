@@ -10,6 +10,7 @@ from typing import TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from model.config import without_model_tag
 from pipeline.common.errors import UserInputError
 
 M = TypeVar("M", bound=BaseModel)
@@ -20,7 +21,7 @@ class ConfigFileError(UserInputError, ValueError):
 
 
 def _field_path(loc: tuple) -> str:
-    return ".".join(str(part) for part in loc) or "(top level)"
+    return ".".join(str(part) for part in without_model_tag(loc)) or "(top level)"
 
 
 def describe_validation_error(exc: ValidationError, source: str | None,

@@ -17,7 +17,7 @@ from flows.cli import app
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 runner = CliRunner()
-LABELS = ["videolights", "trdetr", "taskweave"]
+LABELS = ["videolights", "trdetr", "taskweave", "moment_detr", "qd_detr", "cg_detr"]
 
 
 def _write(path: Path, fields: dict) -> Path:
@@ -63,7 +63,7 @@ def test_compare_command_and_flow_table_every_model_and_keep_finished_runs(compa
     assert done.returncode == 0, done.stdout + done.stderr
     markdown = (out / "comparison.md").read_text()
     assert _table_labels(markdown) == LABELS and markdown in done.stdout
-    assert "compare: 3 done, 0 skipped, 0 failed" in done.stdout and str(out / "comparison.md") in done.stdout
+    assert "compare: 6 done, 0 skipped, 0 failed" in done.stdout and str(out / "comparison.md") in done.stdout
     assert not Path(compare_fields["out_dir"]).exists()  # --out replaced the file's out_dir
     document = json.loads((out / "comparison.json").read_text())
     assert [(m["label"], m["status"]) for m in document["models"]] == [(label, "trained") for label in LABELS]
@@ -81,14 +81,15 @@ def test_compare_command_and_flow_table_every_model_and_keep_finished_runs(compa
     config = CompareConfig.model_validate({**compare_fields, "out_dir": str(out)})
     again = compare_flow(config)
     assert [(r.label, r.status) for r in again.rows] == [(label, "finished") for label in LABELS]
-    assert again.summary().text().startswith("compare: 0 done, 3 skipped, 0 failed")
+    assert again.summary().text().startswith("compare: 0 done, 6 skipped, 0 failed")
     assert {label: (out / label / "last.ckpt").stat().st_mtime_ns for label in LABELS} == checkpoints
     assert [r.metrics for r in again.rows] == [m["metrics"] for m in document["models"]]
 
     # a model whose folder holds a run of another configuration fails alone; the others are tabled
-    models = [*compare_fields["models"][:2], {**compare_fields["models"][2], "model_overrides": {"dec_layers": 3}}]
+    models = [*compare_fields["models"][:2], {**compare_fields["models"][2], "model_overrides": {"dec_layers": 3}},
+              *compare_fields["models"][3:]]
     failing = compare_flow(config.model_validate({**config.model_dump(), "models": models}))
-    assert [r.label for r in failing.rows] == LABELS[:2] and list(failing.failures) == ["taskweave"]
+    assert [r.label for r in failing.rows] == LABELS[:2] + LABELS[3:] and list(failing.failures) == ["taskweave"]
     assert failing.failures["taskweave"].startswith("ValueError: ")
     assert "model.dec_layers: 2 -> 3" in failing.failures["taskweave"]
     markdown = (out / "comparison.md").read_text()

@@ -23,7 +23,8 @@ def test_shipped_qvhighlights_config_validates() -> None:
     config = load_config(CompareConfig, REPO / "configs" / "compare-qvhighlights.yaml")
     assert [(m.label, m.preset) for m in config.models] == [
         ("videolights", "videolights-qvhighlights"), ("trdetr", "trdetr-qvhighlights"),
-        ("taskweave", "taskweave-qvhighlights")]
+        ("taskweave", "taskweave-qvhighlights"), ("moment_detr", "moment_detr-qvhighlights"),
+        ("qd_detr", "qd_detr-qvhighlights"), ("cg_detr", "cg_detr-qvhighlights")]
     runs = [config.run_config(m) for m in config.models]
     assert {r.experiment().features for r in runs} == {config.features}  # same features for all
     assert {(r.train_annotations, r.val_annotations, r.store, r.dataset_kind) for r in runs} == {

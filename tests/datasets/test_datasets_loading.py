@@ -18,7 +18,7 @@ from pipeline.datasets import (
     PretrainRow,
     VideoLightsDataset,
     collate,
-    model_inputs,
+    forward_kwargs,
     read_annotations,
     spans_cxw_to_windows,
     targets,
@@ -145,19 +145,22 @@ def test_pretraining_rows(qvh_rows, tmp_path: Path) -> None:
     np.testing.assert_allclose(spans_cxw_to_windows(window["span_labels"][0]["spans"], 75, 2.0), [[20, 30]])
 
 
-def test_model_reads_a_batch(qvh_rows, qvh_features) -> None:
+@pytest.mark.parametrize("name", ["videolights", "trdetr", "taskweave", "moment_detr", "qd_detr", "cg_detr"])
+def test_every_model_reads_a_batch_and_its_targets(name, qvh_rows, qvh_features) -> None:
     from model.build import build_model
-    from model.config import ExperimentConfig, ModelConfig, TrainConfig
+    from model.config import ExperimentConfig, TrainConfig
+    from model.zoo.registry import get_family
 
     cfg = DatasetConfig.for_kind("qvhighlights", blip2=True)
     batch = collate([VideoLightsDataset(qvh_rows, qvh_features.store, cfg)[i] for i in range(4)])
     video_dim = sum(VIDEO_DIMS.values()) + 2
-    model_cfg = ModelConfig(video_dim=video_dim, text_dim=batch["src_txt"].shape[2], hidden_dim=32, num_heads=4,
-                            ffn_dim=64, enc_layers=1, dec_layers=2, num_queries=4, align_dim=16)
+    model_cfg = get_family(name).tiny(video_dim, batch["src_txt"].shape[2])
     model, criterion, _ = build_model(ExperimentConfig(model=model_cfg, train=TrainConfig(max_clips=75), features=None))
     torch.manual_seed(0)
-    losses = criterion(model(**model_inputs(batch)), targets(batch))
-    assert torch.isfinite(losses["total"])
+    model.train()
+    outputs = model(**forward_kwargs(model, batch, epoch=0, training=True))
+    losses = criterion(outputs, {**targets(batch), "epoch": 0})
+    assert torch.isfinite(losses["total"]) and "loss_span" in losses
     losses["total"].backward()
 
 

@@ -73,8 +73,10 @@ def test_long_video_is_decoded_once_and_predicted_in_windows(predictor, encoded_
         for a, b in itertools.combinations(result["pred_relevant_windows"], 2):
             assert temporal_iou(a, np.array([b[:2]]))[0] < 0.7  # suppressed across windows
     assert any(w[0] >= 150 for r in results for w in r["pred_relevant_windows"])  # beyond the first window
-    # the encoded video is reused: one query at a time gives the same answers (batch of one vs two)
-    assert_rows_close(predictor.predict(encoded, QUERIES[1]), results[1:])
+    # the encoded video is reused: one query at a time gives the same answers (batch of one vs two).
+    # The text encoder's fp16 output of a query encoded alone or beside another differs by up to one
+    # fp16 step (4.9e-4 seen), which moves the tiny model's saliency by ~1.2e-5: compared within 1e-4.
+    assert_rows_close(predictor.predict(encoded, QUERIES[1]), results[1:], abs_tol=1e-4)
 
 
 def test_clips_seen_by_one_window_keep_that_windows_saliency(predictor, encoded_long) -> None:

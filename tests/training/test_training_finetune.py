@@ -33,18 +33,18 @@ def test_finetune_starts_from_the_pretraining_weights(make_config, pretrained, t
     after = load_checkpoint(tuned.last_checkpoint)
     fresh = load_checkpoint(scratch.last_checkpoint)
     assert after["stage"] == "finetune" and after["epoch"] == 1  # its own epochs, not the pretraining's
-    for name in ("global_token", "video_proj.blocks.0.proj.weight", "class_head.weight"):
+    for name in ("global_rep_token", "input_vid_proj.0.net.1.conv1d.weight", "class_embed.weight"):
         assert torch.allclose(after["model"][name], start["model"][name], atol=1e-6), name
         assert not torch.allclose(fresh["model"][name], start["model"][name], atol=1e-3), name
 
 
 def test_missing_and_unexpected_keys_are_reported(make_config, pretrained, tmp_path) -> None:
     ckpt = load_checkpoint(pretrained.last_checkpoint)
-    del ckpt["model"]["global_token"]
+    del ckpt["model"]["global_rep_token"]
     ckpt["model"]["extra_head.weight"] = torch.zeros(3)
     edited = save_checkpoint(ckpt, tmp_path / "edited.ckpt")
     tuned = train(make_config(out=tmp_path / "ft", epochs=1, stage="finetune", init_from=str(edited)))
-    assert tuned.missing_keys == ["global_token"]
+    assert tuned.missing_keys == ["global_rep_token"]
     assert tuned.unexpected_keys == ["extra_head.weight"]
 
 

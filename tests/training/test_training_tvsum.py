@@ -46,7 +46,7 @@ def test_tvsum_trains_one_domain_and_selects_on_top5_map(tmp_path) -> None:
     result = train(config)
     line = json.loads(result.metrics_path.read_text())
     assert line["samples"] == 3  # the BK videos only
-    assert "loss_span" not in line["loss"] and "loss_saliency_margin" in line["loss"]  # no moments for TVSum
+    assert "loss_span" not in line["loss"] and "loss_saliency" in line["loss"]  # no moments for TVSum
     assert set(result.best_metrics) == {"TVSum-top5-mAP", "TVSum-BK-top5-mAP"}
     assert result.best_score == result.best_metrics["TVSum-top5-mAP"]
     assert load_checkpoint(result.best_checkpoint)["run"]["domain"] == domain
