@@ -5,9 +5,10 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from model.zoo.common.heads import aux_outputs
+from model.zoo.common.position import PositionEmbeddingSine
+from model.zoo.common.projection import MLP, input_projection
 from model.zoo.moment_detr.config import MomentDETRConfig
-from model.zoo.moment_detr.layers import MLP, input_projection
-from model.zoo.moment_detr.position_encoding import SinePositionEncoding
 from model.zoo.moment_detr.transformer import Transformer
 
 #: Saliency given to padded clips under the `mask_padded_saliency` correction.
@@ -26,7 +27,7 @@ class MomentDETR(nn.Module):
         self.cfg = cfg
         d = cfg.hidden_dim
         self.transformer = Transformer(d, cfg.num_heads, cfg.enc_layers, cfg.dec_layers, cfg.ffn_dim, cfg.dropout)
-        self.position_embed = SinePositionEncoding(d)
+        self.position_embed = PositionEmbeddingSine(d)
         self.span_embed = MLP(d, d, 2, 3)
         self.class_embed = nn.Linear(d, 2)  # index 0 = foreground, 1 = background
         self.query_embed = nn.Embedding(cfg.num_queries, d)
@@ -65,5 +66,5 @@ class MomentDETR(nn.Module):
             saliency = saliency.masked_fill(~src_vid_mask.bool(), PADDED_SALIENCY)
         out["saliency_scores"] = saliency
         if self.cfg.aux_loss:
-            out["aux_outputs"] = [{"pred_logits": a, "pred_spans": b} for a, b in zip(logits[:-1], spans[:-1])]
+            out["aux_outputs"] = aux_outputs(logits, spans)
         return out

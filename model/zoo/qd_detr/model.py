@@ -8,9 +8,10 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from model.spans import inverse_sigmoid
+from model.zoo.common.heads import anchor_spans, aux_outputs
+from model.zoo.common.position import sine_position_encoding
+from model.zoo.common.projection import MLP, input_projection
 from model.zoo.qd_detr.config import T2V_NORM_RESIDUAL, T2V_OWN_MASK, QDDETRConfig
-from model.zoo.qd_detr.layers import MLP, input_projection, sine_position_encoding
 from model.zoo.qd_detr.transformer import QDDETRTransformer
 
 
@@ -86,7 +87,7 @@ class QDDETR(nn.Module):
 
         hs, reference, vid_mem, global_mem = self._encode_decode(vid, src_vid_mask, txt, src_txt_mask, pos)
         outputs_class = self.class_embed(hs)
-        outputs_coord = (self.span_embed(hs) + inverse_sigmoid(reference)).sigmoid()
+        outputs_coord = anchor_spans(self.span_embed, hs, reference)
         out: dict[str, Any] = {"pred_logits": outputs_class[-1], "pred_spans": outputs_coord[-1]}
 
         # negative pair: every video with the next sample's query (batch roll by one)
@@ -98,7 +99,5 @@ class QDDETR(nn.Module):
         out["saliency_scores_neg"] = self._saliency(vid_mem_neg, global_mem_neg)
         out["video_mask"] = src_vid_mask
         if self.aux_loss:
-            out["aux_outputs"] = [
-                {"pred_logits": a, "pred_spans": b} for a, b in zip(outputs_class[:-1], outputs_coord[:-1])
-            ]
+            out["aux_outputs"] = aux_outputs(outputs_class, outputs_coord)
         return out

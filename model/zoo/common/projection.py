@@ -1,4 +1,4 @@
-"""Small building blocks of the release: input projections and the span MLP (moment_detr/model.py)."""
+"""Input projections and MLP heads of the lineage (release model.py LinearLayer / MLP)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,10 @@ from torch import Tensor, nn
 
 
 class LinearLayer(nn.Module):
-    """LayerNorm(in) -> Dropout -> Linear (-> ReLU); parameter names as the release's LinearLayer."""
+    """LayerNorm(in) -> Dropout -> Linear (-> ReLU) (release model.py LinearLayer).
+
+    Parameter names are the release's: `LayerNorm`, `net.1` (the Linear; `net.0` is the Dropout).
+    """
 
     def __init__(self, in_dim: int, out_dim: int, dropout: float, relu: bool) -> None:
         super().__init__()
@@ -22,7 +25,8 @@ class LinearLayer(nn.Module):
 
 
 def input_projection(in_dim: int, hidden_dim: int, num_layers: int, dropout: float) -> nn.Sequential:
-    """`num_layers` LinearLayers in_dim -> hidden_dim -> ... -> hidden_dim; only the last has no ReLU."""
+    """`num_layers` (1-3 in the releases) LinearLayers in_dim -> hidden_dim -> ... -> hidden_dim;
+    ReLU after all but the last (release model.py `input_vid_proj` / `input_txt_proj`)."""
     dims = [in_dim] + [hidden_dim] * num_layers
     return nn.Sequential(
         *[LinearLayer(dims[i], dims[i + 1], dropout, relu=i < num_layers - 1) for i in range(num_layers)]
@@ -30,17 +34,18 @@ def input_projection(in_dim: int, hidden_dim: int, num_layers: int, dropout: flo
 
 
 class MLP(nn.Module):
-    """`num_layers` Linear layers with ReLU between them (not after the last)."""
+    """`num_layers` Linear layers with ReLU between them, none after the last (release `MLP`;
+    parameters `layers.N`)."""
 
     def __init__(self, input_dim: int, hidden_dim: int, output_dim: int, num_layers: int) -> None:
         super().__init__()
         dims_in = [input_dim] + [hidden_dim] * (num_layers - 1)
         dims_out = [hidden_dim] * (num_layers - 1) + [output_dim]
-        self.layers = nn.ModuleList(nn.Linear(i, o) for i, o in zip(dims_in, dims_out))
+        self.layers = nn.ModuleList(nn.Linear(n, k) for n, k in zip(dims_in, dims_out))
 
     def forward(self, x: Tensor) -> Tensor:
         """x: (..., input_dim) -> (..., output_dim)."""
         last = len(self.layers) - 1
         for i, layer in enumerate(self.layers):
-            x = layer(x) if i == last else F.relu(layer(x))
+            x = F.relu(layer(x)) if i < last else layer(x)
         return x

@@ -1,4 +1,5 @@
-"""DAB-DETR's multi-head attention without input projections (the caller projects q, k, v)."""
+"""Conditional/DAB-DETR's multi-head attention without input projections (the decoder projects
+q, k, v itself; release attention.py MultiheadAttention with its own multi_head_attention_forward)."""
 
 from __future__ import annotations
 
@@ -10,12 +11,13 @@ from torch import Tensor, nn
 class ProjectionFreeAttention(nn.Module):
     """Multi-head attention whose query/key width (embed_dim) may differ from the value width (vdim).
 
-    Only the output projection `out_proj` (vdim -> vdim) is a parameter. Scores are scaled by
-    (embed_dim / num_heads)^-1/2 and the softmax subtracts the row max first (as DAB's copy of
-    torch's multi_head_attention_forward does).
+    Only the output projection `out_proj` (vdim -> vdim, bias initialised to 0 as the release's
+    _reset_parameters) is a parameter. Scores are scaled by (embed_dim / num_heads)^-1/2; the
+    softmax subtracts the row maximum first, as the release's copy of torch's attention does.
+    In the DAB cross-attention embed_dim = 2d: each head's query/key is [content_h | position_h].
 
     Attributes:
-        dropout: probability of dropping attention weights (a float, so zero_dropout can reset it).
+        dropout: attention-weight dropout probability (a float, so zero_dropout can reset it).
     """
 
     def __init__(self, embed_dim: int, num_heads: int, dropout: float = 0.0, vdim: int | None = None) -> None:
@@ -28,7 +30,7 @@ class ProjectionFreeAttention(nn.Module):
         nn.init.constant_(self.out_proj.bias, 0.0)
 
     def forward(self, query: Tensor, key: Tensor, value: Tensor, key_padding_mask: Tensor | None = None) -> Tensor:
-        """Sequence-first attention.
+        """Sequence-first attention; the head index is batch-major (b * heads + h), as in torch.
 
         Args:
             query: float (Lq, B, embed_dim).
@@ -42,10 +44,9 @@ class ProjectionFreeAttention(nn.Module):
         tgt_len, bsz, _ = query.shape
         heads = self.num_heads
         head_dim = self.embed_dim // heads
-        v_head_dim = self.vdim // heads
         q = (query * float(head_dim) ** -0.5).contiguous().view(tgt_len, bsz * heads, head_dim).transpose(0, 1)
         k = key.contiguous().view(-1, bsz * heads, head_dim).transpose(0, 1)
-        v = value.contiguous().view(-1, bsz * heads, v_head_dim).transpose(0, 1)
+        v = value.contiguous().view(-1, bsz * heads, self.vdim // heads).transpose(0, 1)
         src_len = k.shape[1]
         weights = torch.bmm(q, k.transpose(1, 2))
         if key_padding_mask is not None:
