@@ -5,7 +5,8 @@ qd_detr and taskweave run through it); parameter names are the releases', so a m
 these pieces keeps the release's state-dict keys.
 
 Modules:
-    position: PositionEmbeddingSine / sine_position_encoding (clip positions) and
+    position: PositionEmbeddingSine / sine_position_encoding (clip positions),
+        TrainablePositionalEncoding (the releases' built-but-unused txt_position_embed) and
         gen_sineembed_for_position (DAB anchor embedding, hidden/2 frequencies per coordinate).
     projection: LinearLayer, input_projection, MLP.
     attention: ProjectionFreeAttention (the conditional/DAB decoder's attention).

@@ -29,7 +29,10 @@ class ProjectionFreeAttention(nn.Module):
         self.out_proj = nn.Linear(self.vdim, self.vdim)
         nn.init.constant_(self.out_proj.bias, 0.0)
 
-    def forward(self, query: Tensor, key: Tensor, value: Tensor, key_padding_mask: Tensor | None = None) -> Tensor:
+    def forward(
+        self, query: Tensor, key: Tensor, value: Tensor, key_padding_mask: Tensor | None = None,
+        attn_mask: Tensor | None = None, value_from: int = 0, need_weights: bool = False,
+    ) -> Tensor | tuple[Tensor, Tensor]:  # fmt: skip
         """Sequence-first attention; the head index is batch-major (b * heads + h), as in torch.
 
         Args:
@@ -37,9 +40,14 @@ class ProjectionFreeAttention(nn.Module):
             key: float (Lk, B, embed_dim).
             value: float (Lk, B, vdim).
             key_padding_mask: bool (B, Lk), True = ignore that key.
+            attn_mask: bool (B * heads, Lq, Lk), True = ignore, row b * heads + h (CG-DETR's T2V).
+            value_from: keys before this index take softmax mass but give no value, and the weights
+                are not renormalised (CG-DETR's dummy tokens, crossattention.py:381-386).
+            need_weights: also return the head-mean weights (after dropout, as CG-DETR returns them).
 
         Returns:
-            float (Lq, B, vdim).
+            float (Lq, B, vdim), and with need_weights the weights float (B, Lq, Lk). With no keys
+            (Lk = 0) the output is out_proj.bias.
         """
         tgt_len, bsz, _ = query.shape
         heads = self.num_heads
@@ -49,11 +57,17 @@ class ProjectionFreeAttention(nn.Module):
         v = value.contiguous().view(-1, bsz * heads, self.vdim // heads).transpose(0, 1)
         src_len = k.shape[1]
         weights = torch.bmm(q, k.transpose(1, 2))
+        if attn_mask is not None:
+            weights = weights.masked_fill(attn_mask, float("-inf"))
         if key_padding_mask is not None:
             weights = weights.view(bsz, heads, tgt_len, src_len)
             weights = weights.masked_fill(key_padding_mask[:, None, None, :], float("-inf"))
             weights = weights.view(bsz * heads, tgt_len, src_len)
-        weights = F.softmax(weights - weights.max(dim=-1, keepdim=True)[0], dim=-1)
-        weights = F.dropout(weights, p=self.dropout, training=self.training)
-        out = torch.bmm(weights, v).transpose(0, 1).contiguous().view(tgt_len, bsz, self.vdim)
-        return self.out_proj(out)
+        if src_len > 0:
+            weights = weights - weights.max(dim=-1, keepdim=True)[0]
+        weights = F.dropout(F.softmax(weights, dim=-1), p=self.dropout, training=self.training)
+        out = torch.bmm(weights[:, :, value_from:], v[:, value_from:])
+        out = self.out_proj(out.transpose(0, 1).contiguous().view(tgt_len, bsz, self.vdim))
+        if not need_weights:
+            return out
+        return out, weights.view(bsz, heads, tgt_len, src_len).sum(dim=1) / heads

@@ -31,6 +31,7 @@ _FIELDS: dict[str, tuple[str, Any, type]] = {
     "dec_layers": ("dec_layers", 2, int),
     "num_queries": ("num_queries", 10, int),
     "aux_loss": ("aux_loss", True, bool),
+    "text_positions": ("max_q_l", 32, int),
     "span_l1_weight": ("span_loss_coef", 10.0, float),
     "span_giou_weight": ("giou_loss_coef", 1.0, float),
     "label_weight": ("label_loss_coef", 4.0, float),

@@ -36,6 +36,12 @@ class DETRConfig(ZooConfig):
     dec_layers: int = Field(2, ge=1, description="Decoder layers (release --dec_layers).")
     num_queries: int = Field(10, ge=1, description="Moment queries (release --num_queries).")
     aux_loss: bool = Field(True, description="Return and supervise the intermediate decoder layers.")
+    text_positions: int = Field(
+        32, ge=1, description=(
+            "Rows of the learned text position table txt_position_embed (release --max_q_l); the releases "
+            "build it but never use it (use_txt_pos off), so it only sizes that parameter."
+        ),
+    )  # fmt: skip
 
     span_l1_weight: float = Field(10.0, ge=0, description="Weight of loss_span, L1 on centre/width (--span_loss_coef).")
     span_giou_weight: float = Field(1.0, ge=0, description="Weight of loss_giou, 1 - gIoU (--giou_loss_coef).")

@@ -36,7 +36,7 @@ class SetCriterion(nn.Module):
 
     Subclasses implement `saliency_loss(outputs, targets)` and may override `objective(losses,
     outputs)` (default: sum of weight * term over the weighted terms, what the lineage's train.py
-    backpropagates).
+    backpropagates) and `matched_losses(outputs, targets, indices)` (more terms of every layer).
 
     Targets: "span_labels" (list of {"spans": float (n, 2) normalised centre/width}) and the
     saliency keys the subclass reads; other keys ("epoch", ...) are ignored. Without "span_labels"
@@ -55,12 +55,24 @@ class SetCriterion(nn.Module):
         self.register_buffer("empty_weight", torch.tensor([1.0, cfg.eos_coef]))
         self.weight_dict: dict[str, float] = loss_weights(cfg)
 
-    def moment_losses(self, outputs: Mapping[str, Any], tgt_spans: list[Tensor]) -> dict[str, Tensor]:
-        """Match one layer's predictions, then loss_span, loss_giou, loss_label, class_error."""
+    def moment_losses(
+        self, outputs: Mapping[str, Any], tgt_spans: list[Tensor], targets: Mapping[str, Any] | None = None
+    ) -> dict[str, Tensor]:
+        """Match one layer's predictions, then loss_span, loss_giou, loss_label, class_error and,
+        when `targets` is given, the subclass's `matched_losses`."""
         indices = self.matcher(outputs["pred_logits"], outputs["pred_spans"], tgt_spans)
         losses = span_losses(outputs["pred_spans"], tgt_spans, indices)
         losses.update(label_losses(outputs["pred_logits"], indices, self.empty_weight, self.weighted_label_mean))
+        if targets is not None:
+            losses.update(self.matched_losses(outputs, targets, indices))
         return losses
+
+    def matched_losses(
+        self, outputs: Mapping[str, Any], targets: Mapping[str, Any], indices: list[tuple[Tensor, Tensor]]
+    ) -> dict[str, Tensor]:
+        """Further per-layer terms that use the matching (final and aux layers alike); none here."""
+        del outputs, targets, indices
+        return {}
 
     def saliency_loss(self, outputs: Mapping[str, Any], targets: Mapping[str, Any]) -> Tensor:
         """loss_saliency of the final layer (0-dim)."""
@@ -80,13 +92,13 @@ class SetCriterion(nn.Module):
         losses: dict[str, Tensor] = {}
         tgt_spans = [t["spans"] for t in targets["span_labels"]] if "span_labels" in targets else None
         if tgt_spans is not None:
-            losses.update(self.moment_losses(outputs, tgt_spans))
+            losses.update(self.moment_losses(outputs, tgt_spans, targets))
         if "saliency_pos_labels" in targets:
             losses["loss_saliency"] = self.saliency_loss(outputs, targets)
         else:  # the release returns a plain 0 here
             losses["loss_saliency"] = outputs["pred_spans"].new_zeros(())
         if tgt_spans is not None:
             for i, aux in enumerate(outputs.get("aux_outputs", [])):
-                losses.update({f"{k}_{i}": v for k, v in self.moment_losses(aux, tgt_spans).items()})
+                losses.update({f"{k}_{i}": v for k, v in self.moment_losses(aux, tgt_spans, targets).items()})
         losses["total"] = self.objective(losses, outputs)
         return losses

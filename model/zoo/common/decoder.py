@@ -15,7 +15,7 @@ from torch import Tensor, nn
 
 from model.spans import inverse_sigmoid
 from model.zoo.common.attention import ProjectionFreeAttention
-from model.zoo.common.encoder import Activation, FFNLayer
+from model.zoo.common.encoder import Activation, FFNLayer, residual_dropout
 from model.zoo.common.position import gen_sineembed_for_position
 from model.zoo.common.projection import MLP
 
@@ -27,11 +27,13 @@ class DABDecoderLayer(FFNLayer):
     Args:
         first: build `ca_qpos_proj` (the first layer only, keep_query_pos off); there the query
             position is added to the content query and the key position to the content key.
+        drop_path: the residual dropouts are DropPath (CG-DETR) instead of nn.Dropout.
     """
 
     def __init__(
-        self, d_model: int, nhead: int, ffn_dim: int, dropout: float, first: bool, activation: Activation = "prelu"
-    ) -> None:
+        self, d_model: int, nhead: int, ffn_dim: int, dropout: float, first: bool, activation: Activation = "prelu",
+        drop_path: bool = False,
+    ) -> None:  # fmt: skip
         super().__init__(d_model, ffn_dim, dropout, activation)
         self.nhead = nhead
         self.sa_qcontent_proj = nn.Linear(d_model, d_model)
@@ -41,7 +43,7 @@ class DABDecoderLayer(FFNLayer):
         self.sa_v_proj = nn.Linear(d_model, d_model)
         self.self_attn = ProjectionFreeAttention(d_model, nhead, dropout, vdim=d_model)
         self.norm1 = nn.LayerNorm(d_model)
-        self.dropout1 = nn.Dropout(dropout)
+        self.dropout1 = residual_dropout(dropout, drop_path)
 
         self.ca_qcontent_proj = nn.Linear(d_model, d_model)
         self.ca_qpos_proj = nn.Linear(d_model, d_model) if first else None
@@ -53,8 +55,8 @@ class DABDecoderLayer(FFNLayer):
 
         self.norm2 = nn.LayerNorm(d_model)
         self.norm3 = nn.LayerNorm(d_model)
-        self.dropout2 = nn.Dropout(dropout)
-        self.dropout3 = nn.Dropout(dropout)
+        self.dropout2 = residual_dropout(dropout, drop_path)
+        self.dropout3 = residual_dropout(dropout, drop_path)
 
     def forward(
         self, tgt: Tensor, memory: Tensor, memory_key_padding_mask: Tensor, pos: Tensor, query_pos: Tensor,
@@ -107,11 +109,11 @@ class DABDecoder(nn.Module):
 
     def __init__(
         self, d_model: int, nhead: int, ffn_dim: int, dropout: float, num_layers: int,
-        activation: Activation = "prelu",
+        activation: Activation = "prelu", drop_path: bool = False,
     ) -> None:  # fmt: skip
         super().__init__()
         self.layers = nn.ModuleList(
-            DABDecoderLayer(d_model, nhead, ffn_dim, dropout, first=i == 0, activation=activation)
+            DABDecoderLayer(d_model, nhead, ffn_dim, dropout, first=i == 0, activation=activation, drop_path=drop_path)
             for i in range(num_layers)
         )
         self.d_model = d_model

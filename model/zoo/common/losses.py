@@ -82,8 +82,9 @@ def saliency_hinge(scores: Tensor, pos: Tensor, neg: Tensor, margin: float) -> T
 
 
 def rank_contrastive(
-    scores: Tensor, scores_neg: Tensor, labels: Tensor, mask: Tensor, divisor: float = 12.0, tau: float = 0.5
-) -> Tensor:
+    scores: Tensor, scores_neg: Tensor | None, labels: Tensor, mask: Tensor, divisor: float = 12.0,
+    tau: float = 0.5,
+) -> Tensor:  # fmt: skip
     """QD-DETR's rank-contrastive saliency loss over [positive-query | negative-query] clips.
 
     For each threshold t = 1..11 with any clip labelled >= t in the batch: a supervised-contrastive
@@ -93,16 +94,19 @@ def rank_contrastive(
     thresholds, QD-DETR's `rank_contrastive_mean` correction uses 11).
 
     Args:
-        scores, scores_neg: float (B, L) saliency with the video's own / the rolled query.
+        scores, scores_neg: float (B, L) saliency with the video's own / the rolled query;
+            scores_neg None: over the L clips of `scores` only (TR-DETR, CG-DETR's same-video rows;
+            any shape whose dim 1 is the clip axis).
         labels: float (B, L) summed annotator scores (0..12), 0 at padding.
         mask: float (B, L), 1 = valid clip.
 
     Returns:
         0-dim.
     """
-    scores = torch.cat([scores, scores_neg], dim=1)
-    labels = torch.cat([labels, torch.zeros_like(labels)], dim=1)
-    mask = mask.repeat(1, 2)
+    if scores_neg is not None:
+        scores = torch.cat([scores, scores_neg], dim=1)
+        labels = torch.cat([labels, torch.zeros_like(labels)], dim=1)
+        mask = mask.repeat(1, 2)
     scores = mask * scores + (1.0 - mask) * -1e3
     keep = ~(labels > 100)  # the release's "drop higher ranks" mask; never active for labels <= 12
     total = scores.new_zeros(())
@@ -119,9 +123,11 @@ def rank_contrastive(
     return total / divisor
 
 
-def negative_pair(scores_neg: Tensor, mask: Tensor) -> Tensor:
-    """Mean over videos of the sum over valid clips of -log(1 - sigmoid(s_neg)): (B, L), (B, L) -> ()."""
-    return (-torch.log(1.0 - torch.sigmoid(scores_neg)) * mask).sum(dim=1).mean()
+def negative_pair(scores_neg: Tensor, mask: Tensor, probabilities: bool = False) -> Tensor:
+    """Mean over videos of the sum over valid clips of -log(1 - sigmoid(s_neg)): (B, L), (B, L) -> ().
+    probabilities: scores_neg are already probabilities (no sigmoid; CG-DETR's attention branch)."""
+    prob = scores_neg if probabilities else torch.sigmoid(scores_neg)
+    return (-torch.log(1.0 - prob) * mask).sum(dim=1).mean()
 
 
 def query_dependent_saliency_loss(

@@ -75,3 +75,23 @@ def gen_sineembed_for_position(ref: Tensor, hidden_dim: int) -> Tensor:
     half = hidden_dim // 2
     scaled = ref * (2 * math.pi)
     return torch.cat([interleaved_sine(scaled[..., 0], half), interleaved_sine(scaled[..., 1], half)], dim=-1)
+
+
+class TrainablePositionalEncoding(nn.Module):
+    """Learned token positions (release position_encoding.py TrainablePositionalEncoding, built as
+    `txt_position_embed` with max_position_embeddings = max_q_l and dropout = input_dropout).
+
+    Keys: position_embeddings.weight (max_positions, d), LayerNorm.weight/bias. Every release
+    script runs with use_txt_pos off, so the lineage's models build it without calling it.
+    """
+
+    def __init__(self, max_positions: int, hidden_size: int, dropout: float = 0.1) -> None:
+        super().__init__()
+        self.position_embeddings = nn.Embedding(max_positions, hidden_size)
+        self.LayerNorm = nn.LayerNorm(hidden_size)
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """x: (B, L, d), L <= max_positions -> dropout(LayerNorm(x + position_embeddings[:L]))."""
+        positions = self.position_embeddings(torch.arange(x.shape[1], device=x.device))
+        return self.dropout(self.LayerNorm(x + positions))

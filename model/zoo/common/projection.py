@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch.nn.functional as F
 from torch import Tensor, nn
 
@@ -10,13 +12,20 @@ class LinearLayer(nn.Module):
     """LayerNorm(in) -> Dropout -> Linear (-> ReLU) (release model.py LinearLayer).
 
     Parameter names are the release's: `LayerNorm`, `net.1` (the Linear; `net.0` is the Dropout).
+
+    Args:
+        linear: builds the (in_dim -> out_dim) layer `net.1`; VideoLights' release uses a kernel-1
+            Conv1d there (keys net.1.conv1d.*).
     """
 
-    def __init__(self, in_dim: int, out_dim: int, dropout: float, relu: bool) -> None:
+    def __init__(
+        self, in_dim: int, out_dim: int, dropout: float, relu: bool,
+        linear: Callable[[int, int], nn.Module] = nn.Linear,
+    ) -> None:  # fmt: skip
         super().__init__()
         self.relu = relu
         self.LayerNorm = nn.LayerNorm(in_dim)
-        self.net = nn.Sequential(nn.Dropout(dropout), nn.Linear(in_dim, out_dim))
+        self.net = nn.Sequential(nn.Dropout(dropout), linear(in_dim, out_dim))
 
     def forward(self, x: Tensor) -> Tensor:
         """x: (B, L, in_dim) -> (B, L, out_dim)."""
@@ -24,12 +33,16 @@ class LinearLayer(nn.Module):
         return F.relu(x) if self.relu else x
 
 
-def input_projection(in_dim: int, hidden_dim: int, num_layers: int, dropout: float) -> nn.Sequential:
+def input_projection(
+    in_dim: int, hidden_dim: int, num_layers: int, dropout: float,
+    linear: Callable[[int, int], nn.Module] = nn.Linear,
+) -> nn.Sequential:  # fmt: skip
     """`num_layers` (1-3 in the releases) LinearLayers in_dim -> hidden_dim -> ... -> hidden_dim;
-    ReLU after all but the last (release model.py `input_vid_proj` / `input_txt_proj`)."""
+    ReLU after all but the last (release model.py `input_vid_proj` / `input_txt_proj`); `linear`
+    as in LinearLayer."""
     dims = [in_dim] + [hidden_dim] * num_layers
     return nn.Sequential(
-        *[LinearLayer(dims[i], dims[i + 1], dropout, relu=i < num_layers - 1) for i in range(num_layers)]
+        *[LinearLayer(dims[i], dims[i + 1], dropout, relu=i < num_layers - 1, linear=linear) for i in range(num_layers)]
     )
 
 

@@ -22,12 +22,6 @@ _RELEASE_MODULES = {
     "class_embed", "input_txt_proj", "input_vid_proj", "query_embed", "saliency_proj", "span_embed",
     "transformer", "txt_position_embed",
 }  # fmt: skip
-_UNUSED = {
-    "txt_position_embed.": (
-        "built by the release (position_encoding.py:103-106) but never used: text positions are zeros "
-        "when use_txt_pos is off (model.py:103)"
-    )
-}
 _REQUIRED = {
     **LINEAGE_REQUIRED,
     "ctx_mode": ("video_tef", "this pipeline feeds video features ending with the two TEF columns"),
@@ -45,10 +39,10 @@ def config_from_options(opt: dict[str, Any]) -> MomentDETRConfig:
 
 
 def map_state_dict(state: Mapping[str, Tensor], cfg: MomentDETRConfig) -> tuple[dict[str, Tensor], dict[str, str]]:
-    """Release state dict -> (ours, {release key: why unused}). Keys are the release's, minus
-    txt_position_embed.* (never used)."""
+    """Release state dict -> (ours, {release key: why unused}). Keys are the release's and every
+    tensor is built (txt_position_embed, never used, included): the identity, nothing unused."""
     del cfg  # the mapping does not depend on the sizes
-    return split_unused(state, _UNUSED)
+    return split_unused(state, {})  # every release tensor is built
 
 
 def recognises(opt: dict[str, Any], state_keys: set[str]) -> bool:

@@ -10,12 +10,6 @@ from torch import Tensor
 from model.zoo.common.checkpoint import check_required, detr_fields, require, split_unused, submodules, top_modules
 from model.zoo.qd_detr.config import QDDETRConfig
 
-_UNUSED = {
-    "txt_position_embed.": (
-        "text positions are zeros with use_txt_pos off (model.py forward); the release allocates and saves "
-        "txt_position_embed but never uses it"
-    )
-}
 _TOP_LEVEL = {
     "global_rep_token", "global_rep_pos", "transformer", "txt_position_embed", "span_embed", "class_embed",
     "query_embed", "input_txt_proj", "input_vid_proj", "saliency_proj1", "saliency_proj2",
@@ -45,13 +39,14 @@ def config_from_options(opt: dict[str, Any]) -> QDDETRConfig:
 def map_state_dict(
     state: Mapping[str, Tensor], cfg: QDDETRConfig
 ) -> tuple[dict[str, Tensor], dict[str, str]]:
-    """Our parameter names are the release's: identity, minus the unused text position embedding.
+    """Our parameter names are the release's: identity (txt_position_embed, built by the
+    release and never used, is built too), nothing unused.
 
     Returns:
         (our state dict, {release key: why it is not used}).
     """
     del cfg  # the names do not depend on the configuration
-    return split_unused(state, _UNUSED)
+    return split_unused(state, {})  # every release tensor is built
 
 
 def recognises(opt: dict[str, Any], state_keys: set[str]) -> bool:

@@ -9,7 +9,7 @@ import torch
 from torch import Tensor, nn
 
 from model.zoo.common.heads import anchor_spans, aux_outputs
-from model.zoo.common.position import sine_position_encoding
+from model.zoo.common.position import TrainablePositionalEncoding, sine_position_encoding
 from model.zoo.common.projection import MLP, input_projection
 from model.zoo.qd_detr.config import T2V_NORM_RESIDUAL, T2V_OWN_MASK, QDDETRConfig
 from model.zoo.qd_detr.transformer import QDDETRTransformer
@@ -18,8 +18,8 @@ from model.zoo.qd_detr.transformer import QDDETRTransformer
 class QDDETR(nn.Module):
     """Query-dependent DETR for moment retrieval and highlight detection.
 
-    Parameter names equal the release's state-dict keys, except the release's unused
-    `txt_position_embed` (text positions are zeros with use_txt_pos off), which is not built.
+    Parameter names equal the release's state-dict keys, `txt_position_embed` included (built by the
+    release, never used: text positions are zeros with use_txt_pos off).
     """
 
     def __init__(self, cfg: QDDETRConfig) -> None:
@@ -32,6 +32,8 @@ class QDDETR(nn.Module):
             d, cfg.num_heads, cfg.enc_layers, cfg.dec_layers, cfg.ffn_dim, cfg.dropout,
             t2v_own_mask=cfg.corrects(T2V_OWN_MASK), t2v_norm_residual=cfg.corrects(T2V_NORM_RESIDUAL),
         )  # fmt: skip
+        # built by the release, never used (use_txt_pos off: text positions are zeros)
+        self.txt_position_embed = TrainablePositionalEncoding(cfg.text_positions, d, cfg.input_dropout)
         self.span_embed = MLP(d, d, 2, 3)
         self.class_embed = nn.Linear(d, 2)  # index 0 = foreground, 1 = background
         self.query_embed = nn.Embedding(cfg.num_queries, 2)  # unsigmoided (centre, width) anchors

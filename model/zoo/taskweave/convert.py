@@ -14,11 +14,6 @@ from torch import Tensor
 from model.zoo.common.checkpoint import check_required, detr_fields, require, split_unused
 from model.zoo.taskweave.config import TaskWeaveConfig
 
-UNUSED_PREFIX = "txt_position_embed."
-UNUSED_REASON = (
-    "TrainablePositionalEncoding for text (model.py:203, position_encoding.py): built by the release but "
-    "only used with --use_txt_pos, which no release script sets; text positions are zeros (model.py:121)"
-)
 
 # Keys only TaskWeave's transformer has (its MR expert and uncertainty weights).
 _DISTINCTIVE = ("transformer.mr_conv.conv.weight", "transformer.mr_norm.weight", "hd_log_var", "mr_log_var")
@@ -42,10 +37,11 @@ def map_state_dict(
 ) -> tuple[dict[str, Tensor], dict[str, str]]:
     """Release state dict (training or EMA weights) -> (ours, {release key: why unused}).
 
-    Our parameter names are the release's, so this drops the unused text position embedding only.
+    Our parameter names are the release's, and every tensor is built (txt_position_embed,
+    never used, included): the identity, nothing unused.
     """
     del cfg  # the names do not depend on the configuration
-    return split_unused(state, {UNUSED_PREFIX: UNUSED_REASON})
+    return split_unused(state, {})  # every release tensor is built
 
 
 def recognises(opt: dict[str, Any], state_keys: set[str]) -> bool:

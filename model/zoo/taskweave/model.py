@@ -10,14 +10,14 @@ import torch
 from torch import Tensor, nn
 
 from model.zoo.common.heads import anchor_spans, aux_outputs
-from model.zoo.common.position import PositionEmbeddingSine
+from model.zoo.common.position import PositionEmbeddingSine, TrainablePositionalEncoding
 from model.zoo.common.projection import MLP, input_projection
 from model.zoo.taskweave.config import TaskWeaveConfig
 from model.zoo.taskweave.transformer import TaskDecoupledTransformer
 
 
 class TaskWeave(nn.Module):
-    """TaskWeave's network; state-dict keys equal the release's except `txt_position_embed.*`
+    """TaskWeave's network; state-dict keys equal the release's, `txt_position_embed.*` included
     (built by the release but unused: use_txt_pos is off, text positions are zeros)."""
 
     def __init__(self, cfg: TaskWeaveConfig) -> None:
@@ -30,6 +30,8 @@ class TaskWeave(nn.Module):
             mr_expert_keeps_valid=cfg.corrects("mr_expert_mask"),
         )
         self.position_embed = PositionEmbeddingSine(d)
+        # built by the release, never used (use_txt_pos off: text positions are zeros)
+        self.txt_position_embed = TrainablePositionalEncoding(cfg.text_positions, d, cfg.input_dropout)
         self.span_embed = MLP(d, d, 2, 3)
         self.class_embed = nn.Linear(d, 2)  # index 0 = foreground
         self.query_embed = nn.Embedding(cfg.num_queries, 2)
