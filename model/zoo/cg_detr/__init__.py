@@ -8,6 +8,7 @@ from model.zoo.cg_detr.convert import config_from_options, map_state_dict, recog
 from model.zoo.cg_detr.criterion import CGDETRCriterion
 from model.zoo.cg_detr.model import CGDETR
 from model.zoo.cg_detr.presets import PRESETS
+from model.zoo.common.config import tiny_config
 from model.zoo.family import Family
 
 
@@ -18,10 +19,7 @@ def build(cfg: CGDETRConfig) -> tuple[CGDETR, CGDETRCriterion]:
 
 def tiny(video_dim: int, text_dim: int) -> CGDETRConfig:
     """A small config of the same classes for fast tests (hidden 32: a multiple of the 8 hard-coded heads)."""
-    return CGDETRConfig(
-        video_dim=video_dim, text_dim=text_dim, hidden_dim=32, num_heads=4, ffn_dim=64, t2v_layers=1,
-        enc_layers=1, dec_layers=2, dummy_layers=1, num_queries=5, num_dummies=4, total_prompts=4,
-    )
+    return tiny_config(CGDETRConfig, video_dim, text_dim, t2v_layers=1, dummy_layers=1, num_dummies=4, total_prompts=4)
 
 
 FAMILY = Family(

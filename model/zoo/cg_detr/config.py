@@ -10,7 +10,8 @@ from typing import ClassVar, Literal
 
 from pydantic import Field, model_validator
 
-from model.zoo.fidelity import Difference, ZooConfig
+from model.zoo.common.config import DETRConfig
+from model.zoo.fidelity import Difference
 
 #: Heads of the dummy and sentence encoders, hard-coded by the release (`model.py:131,135`).
 AUX_ENCODER_HEADS = 8
@@ -22,9 +23,10 @@ ATTN_FALSE_NEGATIVE_RANK = "attn_false_negative_rank"
 SINGLE_FALSE_NEGATIVE_ROW = "single_false_negative_row"
 
 
-class CGDETRConfig(ZooConfig):
+class CGDETRConfig(DETRConfig):
     """CG-DETR (Moon et al., "Correlation-Guided Query-Dependency Calibration for Video Temporal
-    Grounding"): architecture, loss weights and the release's dataset-dependent switches."""
+    Grounding"): architecture, loss weights and the release's dataset-dependent switches; the
+    shared architecture/loss fields are DETRConfig's."""
 
     DIFFERENCES: ClassVar[tuple[Difference, ...]] = (
         Difference(
@@ -59,25 +61,21 @@ class CGDETRConfig(ZooConfig):
         ),
     )
 
+    #: the DAB decoder's anchor sine embedding has hidden/2 frequencies, in sin/cos pairs
+    HIDDEN_DIM_MULTIPLE: ClassVar[int] = 4
+
     name: Literal["cg_detr"] = "cg_detr"
 
-    hidden_dim: int = Field(256, gt=0, description="Transformer width d.")
-    num_heads: int = Field(8, gt=0, description="Heads of the T2V, moment, encoder and decoder attentions.")
-    ffn_dim: int = Field(1024, gt=0, description="Feed-forward width of every transformer layer.")
     dropout: float = Field(0.1, ge=0, lt=1, description="Transformer dropout / DropPath probability.")
-    input_dropout: float = Field(0.5, ge=0, lt=1, description="Dropout inside the input projections.")
-    input_proj_layers: int = Field(2, ge=1, le=3, description="LinearLayers of each input projection.")
     t2v_layers: int = Field(2, ge=1, description="Text-to-video (dummy-aware) cross-attention layers.")
     enc_layers: int = Field(3, ge=1, description="Self-attention encoder layers over [saliency token | video].")
     dec_layers: int = Field(3, ge=1, description="DAB decoder layers.")
     moment_layers: int = Field(1, ge=1, description="Layers of the moment-token encoder (training only).")
     dummy_layers: int = Field(2, ge=1, description="Layers of the dummy-token encoder (8 heads, hard-coded).")
     sent_layers: int = Field(1, ge=1, description="Layers of the sentence-token encoder (8 heads, training only).")
-    num_queries: int = Field(10, ge=1, description="Decoder moment queries.")
     num_dummies: int = Field(45, ge=1, description="Learned dummy tokens prepended to the text.")
     total_prompts: int = Field(10, ge=1, description="Learned saliency prompt tokens (global_rep_token rows).")
     num_prompts: int = Field(1, ge=1, description="Prompt tokens mixed into the saliency token (top-k).")
-    aux_loss: bool = Field(True, description="Span/label losses on every decoder layer.")
     strip_vid_window: bool = Field(
         True,
         description=(
@@ -88,12 +86,7 @@ class CGDETRConfig(ZooConfig):
     use_matcher: bool = Field(
         True, description="Moment losses with Hungarian matching; False = saliency only (release TVSum/YouTube)."
     )
-
-    span_l1_weight: float = Field(10.0, ge=0, description="Weight of the L1 span loss.")
-    span_giou_weight: float = Field(1.0, ge=0, description="Weight of the gIoU span loss.")
-    label_weight: float = Field(4.0, ge=0, description="Weight of the foreground/background CE.")
     eos_coef: float = Field(0.1, gt=0, description="CE weight of the background class.")
-    saliency_weight: float = Field(1.0, ge=0, description="Weight of loss_saliency (lw_saliency).")
     wattn_weight: float = Field(
         1.0, ge=0, description="Factor of the attention-saliency terms inside loss_saliency (lw_wattn)."
     )
@@ -101,24 +94,14 @@ class CGDETRConfig(ZooConfig):
     distill_weight: float = Field(
         1.0, ge=0, description="Weight of loss_distill and loss_orthogonal_dummy (both lw_distill in the release)."
     )
-    saliency_margin: float = Field(0.2, ge=0, description="Hinge margin of the saliency pair loss.")
-    match_cost_span: float = Field(10.0, ge=0, description="Matcher L1 cost weight.")
-    match_cost_giou: float = Field(1.0, ge=0, description="Matcher gIoU cost weight.")
-    match_cost_class: float = Field(4.0, ge=0, description="Matcher class cost weight.")
 
     @model_validator(mode="after")
     def _check_shapes(self) -> CGDETRConfig:
-        if self.hidden_dim % self.num_heads:
-            raise ValueError(f"hidden_dim={self.hidden_dim} is not divisible by num_heads={self.num_heads}")
         if self.hidden_dim % AUX_ENCODER_HEADS:
             raise ValueError(
                 f"hidden_dim={self.hidden_dim} is not divisible by {AUX_ENCODER_HEADS}, the heads the release "
                 "hard-codes for its dummy and sentence encoders"
             )
-        if self.hidden_dim % 4:
-            raise ValueError(f"hidden_dim={self.hidden_dim} must be a multiple of 4 (sine query embedding)")
         if self.num_prompts > self.total_prompts:
             raise ValueError(f"num_prompts={self.num_prompts} exceeds total_prompts={self.total_prompts}")
-        if self.match_cost_span == 0 and self.match_cost_giou == 0 and self.match_cost_class == 0:
-            raise ValueError("match_cost_span, match_cost_giou and match_cost_class cannot all be 0")
         return self

@@ -12,55 +12,13 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from model.zoo.cg_detr.config import ATTN_FALSE_NEGATIVE_RANK, SINGLE_FALSE_NEGATIVE_ROW, CGDETRConfig
-from model.zoo.cg_detr.matcher import HungarianMatcher
 from model.zoo.cg_detr.model import relevant_clips_of
-from model.zoo.cg_detr.span_losses import label_losses, span_losses
+from model.zoo.common.losses import label_losses, negative_pair, rank_contrastive, saliency_hinge, span_losses
+from model.zoo.common.matcher import HungarianMatcher
 
-RANK_TAU = 0.5
-#: Saliency thresholds 1..11 of the 3-annotator sum (0..12); the release divides their sum by 12.
-RANK_THRESHOLDS = range(1, 12)
-RANK_DIVISOR = 12
-
-
-def masked_scores(scores: Tensor, mask: Tensor) -> Tensor:
-    """Padded entries set to -1e3: mask * s + (1 - mask) * -1e3."""
-    return mask * scores + (1.0 - mask) * -1e3
-
-
-def rank_contrastive(scores: Tensor, labels: Tensor, mask: Tensor) -> Tensor | float:
-    """Rank-contrastive loss of the QD-DETR lineage (release model.py:480-497).
-
-    For each threshold t = 1..11 with a positive in the batch: rows' log-softmax of scores/0.5 over
-    dim 1, mean log-prob of the positives (labels >= t, masked), negated, zero for rows without a
-    positive, averaged over rows; summed over t and divided by 12.
-
-    Args:
-        scores: (R, L) already masked (masked_scores); the release also passes (1, 1, L), in which case
-            dim 1 is a singleton axis (see SINGLE_FALSE_NEGATIVE_ROW).
-        labels: same shape, saliency sums; mask: same shape, float 1 = valid.
-    """
-    total: Tensor | float = 0.0
-    for t in RANK_THRESHOLDS:
-        drop_mask = ~(labels > 100)
-        pos_mask = labels >= t
-        if torch.sum(pos_mask) == 0:
-            continue
-        has_pos = torch.sum(pos_mask, dim=1) > 0
-        cur = scores * drop_mask / RANK_TAU + ~drop_mask * -1e3
-        logits = cur - torch.max(cur, dim=1, keepdim=True)[0]
-        log_prob = logits - torch.log(torch.exp(logits).sum(1, keepdim=True) + 1e-6)
-        mean_log_prob_pos = (pos_mask * log_prob * mask).sum(1) / (pos_mask.sum(1) + 1e-6)
-        total = total + (-mean_log_prob_pos * has_pos).mean()
-    return total / RANK_DIVISOR
-
-
-def pair_hinge(scores: Tensor, pos_idx: Tensor, neg_idx: Tensor, margin: float) -> Tensor:
-    """sum clamp(margin + s[neg] - s[pos], 0) / (B * pairs) * 2 (release model.py:531-541)."""
-    rows = torch.arange(len(scores), device=scores.device)
-    pairs = pos_idx.shape[1]
-    pos = torch.stack([scores[rows, pos_idx[:, c]] for c in range(pairs)], dim=1)
-    neg = torch.stack([scores[rows, neg_idx[:, c]] for c in range(pairs)], dim=1)
-    return torch.clamp(margin + neg - pos, min=0).sum() / (len(pos) * pairs) * 2
+def _rank(scores: Tensor, labels: Tensor, mask: Tensor, scores_neg: Tensor | None = None) -> Tensor:
+    """The lineage's rank-contrastive term with the release's divisor 12 (model.py:480-497)."""
+    return rank_contrastive(scores, scores_neg, labels, mask)
 
 
 class CGDETRCriterion(nn.Module):
@@ -76,6 +34,7 @@ class CGDETRCriterion(nn.Module):
         super().__init__()
         self.cfg = cfg
         self.matcher = HungarianMatcher(cfg.match_cost_span, cfg.match_cost_giou, cfg.match_cost_class)
+        self.register_buffer("empty_weight", torch.tensor([1.0, cfg.eos_coef]))
         base = {
             "loss_span": cfg.span_l1_weight,
             "loss_giou": cfg.span_giou_weight,
@@ -90,13 +49,19 @@ class CGDETRCriterion(nn.Module):
             for i in range(cfg.dec_layers - 1):
                 self.weight_dict.update({f"{k}_{i}": v for k, v in base.items() if k != "loss_saliency"})
 
+    def _moment_losses(self, outputs: Mapping[str, Any], spans: list[Tensor]) -> dict[str, Tensor]:
+        """Match one layer, then the lineage's loss_span, loss_giou, loss_label and class_error."""
+        indices = self.matcher(outputs["pred_logits"], outputs["pred_spans"], spans)
+        losses = span_losses(outputs["pred_spans"], spans, indices)
+        return {**losses, **label_losses(outputs["pred_logits"], indices, self.empty_weight)}
+
     # ---- saliency -------------------------------------------------------------------------
-    def _false_negative_rank(self, scores: Tensor, labels: Tensor, mask: Tensor, false_neg: Tensor) -> Tensor | float:
+    def _false_negative_rank(self, scores: Tensor, labels: Tensor, mask: Tensor, false_neg: Tensor) -> Tensor:
         """Rank-contrastive on rows whose negative text comes from the same video."""
         s, y, m = scores[false_neg], labels[false_neg], mask[false_neg]
         if int(false_neg.sum()) == 1 and not self.cfg.corrects(SINGLE_FALSE_NEGATIVE_ROW):
             s, y, m = s.unsqueeze(0), y.unsqueeze(0), m.unsqueeze(0)  # release: (1, 1, L)
-        return rank_contrastive(masked_scores(s, m), y, m)
+        return _rank(s, y, m)
 
     def loss_saliency(self, outputs: Mapping[str, Any], targets: Mapping[str, Any]) -> Tensor | float:
         """Release loss_saliency (model.py:453-747), attention terms times lw_wattn included."""
@@ -110,45 +75,38 @@ class CGDETRCriterion(nn.Module):
 
         if outputs["saliency_scores_neg"] is None:  # no negative pass (batch of one video / no vid)
             scores = outputs["saliency_scores"]
-            loss = pair_hinge(scores, pos_idx, neg_idx, margin) + rank_contrastive(
-                masked_scores(scores, vid_mask), labels, vid_mask
-            )
+            loss = saliency_hinge(scores, pos_idx, neg_idx, margin) + _rank(scores, labels, vid_mask)
             attn = outputs["t2vattnvalues"]
-            rank_attn = rank_contrastive(masked_scores(attn, vid_mask), labels, vid_mask)
+            rank_attn = _rank(attn, labels, vid_mask)
             bce = nn.BCELoss()(attn.reshape(-1), binary.reshape(-1))
-            return loss + (rank_attn + bce + pair_hinge(attn, pos_idx, neg_idx, margin)) * self.cfg.wattn_weight
+            return loss + (rank_attn + bce + saliency_hinge(attn, pos_idx, neg_idx, margin)) * self.cfg.wattn_weight
 
         real_neg = outputs["real_neg_mask"]
         false_neg = ~real_neg
         neg_mask = vid_mask[real_neg]
-        pair_mask = neg_mask.repeat([1, 2])
-        pair_labels = torch.cat([labels[real_neg], torch.zeros_like(labels)[real_neg]], dim=1)
 
-        def real_negative_terms(
-            pos_scores: Tensor, neg_scores: Tensor, neg_prob: Tensor
-        ) -> tuple[Tensor, Tensor | float]:
+        def real_negative_terms(pos_scores: Tensor, neg_scores: Tensor, probabilities: bool) -> tuple[Tensor, Tensor]:
             """(neg-pair term -log(1 - p_neg), rank-contrastive over [own | negative] rows)."""
-            neg_pair = (-torch.log(1.0 - neg_prob) * neg_mask).sum(dim=1).mean()
-            both = torch.cat([pos_scores[real_neg], neg_scores], dim=1)
-            return neg_pair, rank_contrastive(masked_scores(both, pair_mask), pair_labels, pair_mask)
+            neg_pair = negative_pair(neg_scores, neg_mask, probabilities)
+            return neg_pair, _rank(pos_scores[real_neg], labels[real_neg], neg_mask, neg_scores)
 
         scores = outputs["saliency_scores"]
         scores_neg = outputs["saliency_scores_neg"]
-        neg_pair, rank = real_negative_terms(scores, scores_neg, torch.sigmoid(scores_neg))
+        neg_pair, rank = real_negative_terms(scores, scores_neg, probabilities=False)
         if false_neg.sum() != 0:
             rank = rank + self._false_negative_rank(scores, labels, vid_mask, false_neg)
-        loss = pair_hinge(scores, pos_idx, neg_idx, margin) + rank + neg_pair
+        loss = saliency_hinge(scores, pos_idx, neg_idx, margin) + rank + neg_pair
 
         attn = outputs["t2vattnvalues"]
         attn_neg = outputs["t2vattnvalues_neg"]
-        neg_pair_attn, rank_attn = real_negative_terms(attn, attn_neg, attn_neg)
+        neg_pair_attn, rank_attn = real_negative_terms(attn, attn_neg, probabilities=True)
         if false_neg.sum() != 0:
             false_neg_attn = self._false_negative_rank(attn, labels, vid_mask, false_neg)
             if self.cfg.corrects(ATTN_FALSE_NEGATIVE_RANK):
                 rank_attn = rank_attn + false_neg_attn
             # release: added to the score branch's variable after it was used (model.py:629), i.e. dropped
         bce = nn.BCELoss()(attn.reshape(-1), binary.reshape(-1))
-        loss_attn = rank_attn + bce + neg_pair_attn + pair_hinge(attn, pos_idx, neg_idx, margin)
+        loss_attn = rank_attn + bce + neg_pair_attn + saliency_hinge(attn, pos_idx, neg_idx, margin)
         return loss + loss_attn * self.cfg.wattn_weight
 
     # ---- moment / sentence ----------------------------------------------------------------
@@ -211,19 +169,14 @@ class CGDETRCriterion(nn.Module):
         """Every release loss term (+ class_error, class_error_i) and "total" = sum of weight * term."""
         losses: dict[str, Any] = {}
         if self.cfg.use_matcher and "span_labels" in targets:
-            spans = targets["span_labels"]
-            indices = self.matcher(outputs, spans)
-            losses.update(span_losses(outputs["pred_spans"], spans, indices))
-            losses.update(label_losses(outputs["pred_logits"], indices, self.cfg.eos_coef))
+            spans = [t["spans"] for t in targets["span_labels"]]
+            losses.update(self._moment_losses(outputs, spans))
             losses["loss_saliency"] = self.loss_saliency(outputs, targets)
             losses["loss_ms_align"] = self.loss_ms_align(outputs, targets)
             losses["loss_distill"] = self.loss_distill(outputs)
             losses["loss_orthogonal_dummy"] = self.loss_orthogonal_dummy(outputs)
             for i, aux in enumerate(outputs.get("aux_outputs", [])):
-                aux_indices = self.matcher(aux, spans)
-                terms = {**span_losses(aux["pred_spans"], spans, aux_indices),
-                         **label_losses(aux["pred_logits"], aux_indices, self.cfg.eos_coef)}
-                losses.update({f"{k}_{i}": v for k, v in terms.items()})
+                losses.update({f"{k}_{i}": v for k, v in self._moment_losses(aux, spans).items()})
         else:
             losses["loss_saliency"] = self.loss_saliency(outputs, targets)
         device = outputs["saliency_scores"].device

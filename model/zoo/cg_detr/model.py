@@ -9,16 +9,17 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from model.spans import inverse_sigmoid
 from model.zoo.cg_detr.config import (
     AUX_ENCODER_DROPOUT,
     AUX_ENCODER_HEADS,
     T2V_MASK_PER_VIDEO,
     CGDETRConfig,
 )
-from model.zoo.cg_detr.layers import MLP, Encoder, EncoderLayer, input_projection
-from model.zoo.cg_detr.position import PositionEmbeddingSine
 from model.zoo.cg_detr.transformer import CGDETRTransformer
+from model.zoo.common.encoder import Encoder, EncoderLayer
+from model.zoo.common.heads import anchor_spans, aux_outputs
+from model.zoo.common.position import PositionEmbeddingSine, TrainablePositionalEncoding
+from model.zoo.common.projection import MLP, LinearLayer, input_projection
 
 
 def source_video_ids(vid: Sequence[str], strip_window: bool) -> list[str]:
@@ -48,8 +49,8 @@ def relevant_clips_of(targets: Mapping[str, Any]) -> Tensor:
 class CGDETR(nn.Module):
     """CG-DETR: dummy-calibrated text-to-video attention, adaptive saliency token, DAB decoder.
 
-    Keys equal the release's except the two modules it builds and never uses
-    (`txt_position_embed`, `txt_proj_linear`; see convert.map_state_dict).
+    Keys equal the release's, the two modules it builds and never uses included
+    (`txt_position_embed`, `txt_proj_linear`).
     """
 
     def __init__(self, cfg: CGDETRConfig) -> None:
@@ -63,6 +64,8 @@ class CGDETR(nn.Module):
             cfg.moment_layers, cfg.num_dummies, cfg.num_prompts, cfg.corrects(T2V_MASK_PER_VIDEO),
         )
         self.position_embed = PositionEmbeddingSine(d)
+        # built by the release, never used (use_txt_pos off: text positions are zeros)
+        self.txt_position_embed = TrainablePositionalEncoding(cfg.text_positions, d, cfg.input_dropout)
         self.span_embed = MLP(d, d, 2, 3)
         self.class_embed = nn.Linear(d, 2)  # index 0 = foreground
         self.token_type_embeddings = nn.Embedding(2, d)
@@ -70,6 +73,8 @@ class CGDETR(nn.Module):
         self.query_embed = nn.Embedding(cfg.num_queries, 2)
         self.input_txt_proj = input_projection(cfg.text_dim, d, cfg.input_proj_layers, cfg.input_dropout)
         self.input_vid_proj = input_projection(cfg.video_dim, d, cfg.input_proj_layers, cfg.input_dropout)
+        # built by the release (model.py:129), never used
+        self.txt_proj_linear = LinearLayer(cfg.text_dim, d, cfg.input_dropout, relu=True)
         self.saliency_proj1 = nn.Linear(d, d)
         self.saliency_proj2 = nn.Linear(d, d)
         self.global_rep_token = nn.Parameter(torch.randn(cfg.total_prompts, d))
@@ -80,7 +85,7 @@ class CGDETR(nn.Module):
         self.dummy_rep_pos = nn.Parameter(torch.randn(cfg.num_dummies, d))
         self.sent_rep_token = nn.Parameter(torch.randn(d))
         self.sent_rep_pos = nn.Parameter(torch.randn(d))
-        aux_layer = EncoderLayer(d, AUX_ENCODER_HEADS, cfg.ffn_dim, AUX_ENCODER_DROPOUT)
+        aux_layer = EncoderLayer(d, AUX_ENCODER_HEADS, cfg.ffn_dim, AUX_ENCODER_DROPOUT, drop_path=True)
         self.txtproj_encoder = Encoder(aux_layer, cfg.dummy_layers)
         self.scls_encoder = Encoder(aux_layer, cfg.sent_layers)
 
@@ -165,7 +170,7 @@ class CGDETR(nn.Module):
                                          dummy_token, pos_dummy, relevant_clips_of(targets))
 
         outputs_class = self.class_embed(out_t.hs)
-        outputs_coord = (self.span_embed(out_t.hs) + inverse_sigmoid(out_t.references)).sigmoid()
+        outputs_coord = anchor_spans(self.span_embed, out_t.hs, out_t.references)
         out: dict[str, Any] = {"pred_logits": outputs_class[-1], "pred_spans": outputs_coord[-1]}
 
         out["saliency_scores_neg"] = None
@@ -200,9 +205,7 @@ class CGDETR(nn.Module):
         out["video_mask"] = src_vid_mask
         out.update(train)
         if self.cfg.aux_loss:
-            out["aux_outputs"] = [
-                {"pred_logits": a, "pred_spans": b} for a, b in zip(outputs_class[:-1], outputs_coord[:-1])
-            ]
+            out["aux_outputs"] = aux_outputs(outputs_class, outputs_coord)
         return out
 
     def _train_branches(

@@ -1,86 +1,20 @@
 """CG-DETR's transformer (release `cg_detr/transformer.py`): dummy-aware text-to-video layers, the
-adaptive saliency token, the [token | video] encoder, the moment-token encoder and the DAB decoder."""
+adaptive saliency token, the [token | video] encoder, the moment-token encoder and the DAB decoder.
+
+The layers are the lineage's (model.zoo.common) with CG-DETR's switches: DropPath residual
+dropouts, and a projection-free T2V attention whose dummy keys take softmax mass but give no value
+(T2V_TransformerEncoderLayer.forward_post: x = v + attn; out = norm2(x + FFN(norm1(x))))."""
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from model.zoo.cg_detr.attention import ProjectionFreeAttention
-from model.zoo.cg_detr.decoder import DABDecoder
-from model.zoo.cg_detr.layers import DropPath, Encoder, EncoderLayer
-
-
-class T2VLayer(nn.Module):
-    """Text-to-video layer (release T2V_TransformerEncoderLayer.forward_post, post-norm).
-
-    The first `video_length` rows of the sequence (clips) attend to the rest (dummies + words) with
-    no q/k/v projections; the rest pass through unchanged. x = v + attn; out = norm2(x + FFN(norm1(x))):
-    the FFN reads norm1(x) but adds to the un-normalised x.
-    """
-
-    def __init__(self, d_model: int, nhead: int, ffn_dim: int, dropout: float) -> None:
-        super().__init__()
-        self.nhead = nhead
-        self.self_attn = ProjectionFreeAttention(d_model, nhead, dropout=dropout)
-        self.linear1 = nn.Linear(d_model, ffn_dim)
-        self.dropout = nn.Dropout(dropout)
-        self.linear2 = nn.Linear(ffn_dim, d_model)
-        self.norm1 = nn.LayerNorm(d_model)
-        self.norm2 = nn.LayerNorm(d_model)
-        self.dropout1 = DropPath(dropout)
-        self.dropout2 = DropPath(dropout)
-        self.activation = nn.PReLU()
-
-    def forward(
-        self, src: Tensor, key_padding_mask: Tensor, pos: Tensor, video_length: int, value_from: int,
-        mask_per_video: bool,
-    ) -> tuple[Tensor, Tensor]:
-        """src, pos: (L, B, d); key_padding_mask: bool (B, L), True = padding.
-
-        Returns:
-            (src with its first video_length rows updated (L, B, d), head-mean weights (B, Lv, L - Lv)).
-        """
-        pos_src = src + pos
-        q, k, v = pos_src[:video_length], pos_src[video_length:], src[video_length:]
-        q_pad = key_padding_mask[:, :video_length].unsqueeze(2).float()
-        k_pad = key_padding_mask[:, video_length:].unsqueeze(1).float()
-        pair_mask = torch.matmul(q_pad, k_pad).bool()  # (B, Lv, S): padded clip x padded key
-        if mask_per_video:
-            attn_mask = pair_mask.repeat_interleave(self.nhead, dim=0)
-        else:
-            # Release layout (transformer.py:504): row b*nhead+h holds the mask of video (b*nhead+h) mod B.
-            attn_mask = pair_mask.repeat(self.nhead, 1, 1)
-        src2, weights = self.self_attn(
-            q, k, v, key_padding_mask=key_padding_mask[:, video_length:], attn_mask=attn_mask, value_from=value_from
-        )
-        src2 = src[:video_length] + self.dropout1(src2)
-        src3 = self.linear2(self.dropout(self.activation(self.linear1(self.norm1(src2)))))
-        src2 = self.norm2(src2 + self.dropout2(src3))
-        return torch.cat([src2, src[video_length:]]), weights
-
-
-class T2VEncoder(nn.Module):
-    """Stack of T2VLayers; returns the attention weights averaged over layers (`transformer.py:220-226`)."""
-
-    def __init__(self, layer: T2VLayer, num_layers: int) -> None:
-        super().__init__()
-        self.layers = nn.ModuleList(copy.deepcopy(layer) for _ in range(num_layers))
-
-    def forward(
-        self, src: Tensor, key_padding_mask: Tensor, pos: Tensor, video_length: int, value_from: int,
-        mask_per_video: bool,
-    ) -> tuple[Tensor, Tensor]:
-        """See T2VLayer.forward; weights are the mean over layers."""
-        total = None
-        for layer in self.layers:
-            src, weights = layer(src, key_padding_mask, pos, video_length, value_from, mask_per_video)
-            total = weights if total is None else total + weights
-        return src, total / len(self.layers)
+from model.zoo.common.decoder import DABDecoder
+from model.zoo.common.encoder import Encoder, EncoderLayer, T2VEncoder, T2VEncoderLayer, xavier_init
 
 
 @dataclass
@@ -120,13 +54,16 @@ class CGDETRTransformer(nn.Module):
         self.num_dummies = num_dummies
         self.num_prompts = num_prompts
         self.mask_per_video = mask_per_video
-        self.mcls_encoder = Encoder(EncoderLayer(d_model, nhead, ffn_dim, dropout), moment_layers)
-        self.t2v_encoder = T2VEncoder(T2VLayer(d_model, nhead, ffn_dim, dropout), t2v_layers)
-        self.encoder = Encoder(EncoderLayer(d_model, nhead, ffn_dim, dropout), enc_layers)
-        self.decoder = DABDecoder(d_model, nhead, ffn_dim, dropout, dec_layers)
-        for p in self.parameters():  # release Transformer._reset_parameters
-            if p.dim() > 1:
-                nn.init.xavier_uniform_(p)
+        layer = EncoderLayer(d_model, nhead, ffn_dim, dropout, drop_path=True)
+        self.mcls_encoder = Encoder(layer, moment_layers)
+        # mask_per_video: each video's own (padded clip x padded key) mask, which the key padding
+        # mask already covers (the T2V layer's own_mask)
+        t2v = T2VEncoderLayer(d_model, nhead, ffn_dim, dropout, own_mask=mask_per_video, projection_free=True,
+                              drop_path=True)  # fmt: skip
+        self.t2v_encoder = T2VEncoder(t2v, t2v_layers)
+        self.encoder = Encoder(layer, enc_layers)
+        self.decoder = DABDecoder(d_model, nhead, ffn_dim, dropout, dec_layers, drop_path=True)
+        xavier_init(self)
 
     def encode_moment(self, src: Tensor, pos: Tensor, valid: Tensor) -> tuple[Tensor, Tensor]:
         """Moment-token encoder (training only).
@@ -185,14 +122,14 @@ class CGDETRTransformer(nn.Module):
         src = src.permute(1, 0, 2)
         pos = pos.permute(1, 0, 2)
         t2v_src, attn_weights = self.t2v_encoder(
-            src, key_padding_mask, pos, video_length, self.num_dummies, self.mask_per_video
+            src, key_padding_mask, pos, video_length, value_from=self.num_dummies, need_weights=True
         )
 
         token = self.saliency_token(src[:video_length], attn_weights, ctx_token, prompts, vlen)
         token_pos = prompt_pos.reshape(1, 1, self.d_model).repeat(1, bs, 1)
         token_mask = torch.zeros(bs, 1, dtype=torch.bool, device=src.device)
         # The token's own T2V pass has no keys: each layer adds out_proj.bias (transformer.py:174).
-        token, _ = self.t2v_encoder(token, token_mask, token_pos, 1, 0, self.mask_per_video)
+        token = self.t2v_encoder(token, token_mask, token_pos, 1)
 
         enc_src = torch.cat([token, t2v_src[:video_length]], dim=0)
         enc_mask = torch.cat([token_mask, key_padding_mask[:, :video_length]], dim=1)

@@ -2,13 +2,14 @@
 Natural Language Queries", NeurIPS 2021), the same function as github.com/jayleicn/moment_detr
 (commit b7e553a), with named corrections (model.zoo.moment_detr.config.DIFFERENCES).
 
-Pieces another DETR of this lineage can reuse: position_encoding.SinePositionEncoding,
-transformer.Transformer (post-norm DETR encoder/decoder), matcher.HungarianMatcher,
-losses.span_losses / label_loss / saliency_loss, layers.input_projection / MLP.
+Shared pieces (sine positions, input projections, post-norm encoder, matcher, span/label/hinge
+losses, SetCriterion) live in model.zoo.common; Moment-DETR's own pieces are DETR's plain decoder
+(transformer.py), the saliency head and the mask_padded_saliency correction (model.py).
 """
 
 from __future__ import annotations
 
+from model.zoo.common.config import tiny_config
 from model.zoo.family import Family
 from model.zoo.moment_detr.config import MomentDETRConfig
 from model.zoo.moment_detr.convert import config_from_options, map_state_dict, recognises
@@ -24,10 +25,7 @@ def build(cfg: MomentDETRConfig) -> tuple[MomentDETR, MomentDETRCriterion]:
 
 def tiny(video_dim: int, text_dim: int) -> MomentDETRConfig:
     """A small config of the same classes for fast tests."""
-    return MomentDETRConfig(
-        video_dim=video_dim, text_dim=text_dim, hidden_dim=32, num_heads=4, ffn_dim=64,
-        enc_layers=1, dec_layers=2, num_queries=5,
-    )  # fmt: skip
+    return tiny_config(MomentDETRConfig, video_dim, text_dim)
 
 
 FAMILY = Family(

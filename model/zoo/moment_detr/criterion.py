@@ -5,15 +5,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import torch
-from torch import Tensor, nn
+from torch import Tensor
 
+from model.zoo.common.criterion import SetCriterion
+from model.zoo.common.losses import saliency_hinge
 from model.zoo.moment_detr.config import MomentDETRConfig
-from model.zoo.moment_detr.losses import label_loss, saliency_loss, span_losses
-from model.zoo.moment_detr.matcher import HungarianMatcher
 
 
-class MomentDETRCriterion(nn.Module):
+class MomentDETRCriterion(SetCriterion):
     """Matching + span/gIoU/label losses on the final and every auxiliary layer, saliency on the final.
 
     `criterion(outputs, targets)` returns every term the release's criterion returns (loss_span,
@@ -29,46 +28,12 @@ class MomentDETRCriterion(nn.Module):
     """
 
     def __init__(self, cfg: MomentDETRConfig) -> None:
-        super().__init__()
+        super().__init__(cfg, weighted_label_mean=cfg.corrects("weighted_label_mean"))
         self.cfg = cfg
-        self.matcher = HungarianMatcher(cfg.match_cost_span, cfg.match_cost_giou, cfg.match_cost_class)
-        self.register_buffer("empty_weight", torch.tensor([1.0, cfg.eos_coef]))
-        base = {
-            "loss_span": cfg.span_l1_weight,
-            "loss_giou": cfg.span_giou_weight,
-            "loss_label": cfg.label_weight,
-            "loss_saliency": cfg.saliency_weight,
-        }
-        self.weight_dict: dict[str, float] = dict(base)
-        if cfg.aux_loss:
-            for i in range(cfg.dec_layers - 1):
-                self.weight_dict.update({f"{k}_{i}": v for k, v in base.items() if k != "loss_saliency"})
 
-    def _moment_losses(self, out: Mapping[str, Tensor], tgt_spans: list[Tensor]) -> dict[str, Tensor]:
-        indices = self.matcher(out["pred_logits"], out["pred_spans"], tgt_spans)
-        losses = span_losses(out["pred_spans"], tgt_spans, indices)
-        losses.update(
-            label_loss(out["pred_logits"], indices, self.empty_weight, self.cfg.corrects("weighted_label_mean"))
-        )
-        return losses
-
-    def forward(self, outputs: Mapping[str, Any], targets: Mapping[str, Any]) -> dict[str, Tensor]:
-        """outputs: the model's dict; targets: see the class docstring -> {term: scalar, "total": scalar}."""
-        losses: dict[str, Tensor] = {}
-        has_spans = "span_labels" in targets
-        if has_spans:
-            tgt_spans = [t["spans"] for t in targets["span_labels"]]
-            losses.update(self._moment_losses(outputs, tgt_spans))
-        if "saliency_pos_labels" in targets:
-            losses["loss_saliency"] = saliency_loss(
-                outputs["saliency_scores"], targets["saliency_pos_labels"], targets["saliency_neg_labels"],
-                self.cfg.saliency_margin,
-            )  # fmt: skip
-        else:  # the release returns a plain 0 here
-            losses["loss_saliency"] = outputs["saliency_scores"].new_zeros(())
-        if has_spans:
-            for i, aux in enumerate(outputs.get("aux_outputs", [])):
-                losses.update({f"{k}_{i}": v for k, v in self._moment_losses(aux, tgt_spans).items()})
-        total = sum(losses[k] * self.weight_dict[k] for k in losses if k in self.weight_dict)
-        losses["total"] = total
-        return losses
+    def saliency_loss(self, outputs: Mapping[str, Any], targets: Mapping[str, Any]) -> Tensor:
+        """The pairwise hinge on the sampled (positive, negative) clips (model.py loss_saliency)."""
+        return saliency_hinge(
+            outputs["saliency_scores"], targets["saliency_pos_labels"], targets["saliency_neg_labels"],
+            self.saliency_margin,
+        )  # fmt: skip

@@ -5,9 +5,10 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from model.zoo.common.heads import aux_outputs
+from model.zoo.common.position import PositionEmbeddingSine, TrainablePositionalEncoding
+from model.zoo.common.projection import MLP, input_projection
 from model.zoo.moment_detr.config import MomentDETRConfig
-from model.zoo.moment_detr.layers import MLP, input_projection
-from model.zoo.moment_detr.position_encoding import SinePositionEncoding
 from model.zoo.moment_detr.transformer import Transformer
 
 #: Saliency given to padded clips under the `mask_padded_saliency` correction.
@@ -17,8 +18,8 @@ PADDED_SALIENCY = -1000.0
 class MomentDETR(nn.Module):
     """Project video and text, encode them jointly, decode moment queries, score clips.
 
-    Parameter names equal the release's state-dict keys, except `txt_position_embed`, which the
-    release builds but never uses (use_txt_pos off) and which is therefore not built here.
+    Parameter names equal the release's state-dict keys, `txt_position_embed` included (built by the
+    release, never used: use_txt_pos off).
     """
 
     def __init__(self, cfg: MomentDETRConfig) -> None:
@@ -26,7 +27,9 @@ class MomentDETR(nn.Module):
         self.cfg = cfg
         d = cfg.hidden_dim
         self.transformer = Transformer(d, cfg.num_heads, cfg.enc_layers, cfg.dec_layers, cfg.ffn_dim, cfg.dropout)
-        self.position_embed = SinePositionEncoding(d)
+        self.position_embed = PositionEmbeddingSine(d)
+        # built by the release, never used (use_txt_pos off: text positions are zeros)
+        self.txt_position_embed = TrainablePositionalEncoding(cfg.text_positions, d, cfg.input_dropout)
         self.span_embed = MLP(d, d, 2, 3)
         self.class_embed = nn.Linear(d, 2)  # index 0 = foreground, 1 = background
         self.query_embed = nn.Embedding(cfg.num_queries, d)
@@ -65,5 +68,5 @@ class MomentDETR(nn.Module):
             saliency = saliency.masked_fill(~src_vid_mask.bool(), PADDED_SALIENCY)
         out["saliency_scores"] = saliency
         if self.cfg.aux_loss:
-            out["aux_outputs"] = [{"pred_logits": a, "pred_spans": b} for a, b in zip(logits[:-1], spans[:-1])]
+            out["aux_outputs"] = aux_outputs(logits, spans)
         return out

@@ -6,6 +6,7 @@ later papers of this lineage (QD-DETR, CG-DETR, by the same group) use when they
 
 from __future__ import annotations
 
+from model.zoo.common.presets import QVHIGHLIGHTS_TRAIN, TVSUM_TRAIN, script_presets
 from model.zoo.family import ScriptPreset
 from model.zoo.moment_detr.config import MomentDETRConfig
 
@@ -30,30 +31,14 @@ _TVSUM_SOURCE = (
     "reads SlowFast+CLIP (2818 with TEF). Highlight-only: the criterion computes only loss_saliency"
 )
 
-_COMMON = dict(weight_decay=1e-4, grad_clip=0.1, max_query_tokens=32, max_windows=10)
+# max_v_l -1: no max_clips override (the pipeline default applies)
+_CHARADES_TRAIN = {k: v for k, v in QVHIGHLIGHTS_TRAIN.items() if k != "max_clips"}
 
-PRESETS: dict[str, ScriptPreset] = {
-    "moment_detr-qvhighlights": ScriptPreset(
-        dataset="qvhighlights",
-        features="sf_c",
-        model=MomentDETRConfig(),
-        train=dict(epochs=200, batch_size=32, lr=1e-4, lr_drop=400, seed=2018, clip_seconds=2.0,
-                   max_clips=75, **_COMMON),  # fmt: skip
-        source=_QV_SOURCE,
-    ),
-    "moment_detr-charades_sta": ScriptPreset(
-        dataset="charades_sta",
-        features="sf_c",
-        model=MomentDETRConfig(),
-        train=dict(epochs=200, batch_size=32, lr=2e-4, lr_drop=400, seed=2018, clip_seconds=1.0, **_COMMON),
-        source=_CHARADES_SOURCE,
-    ),
-    "moment_detr-tvsum": ScriptPreset(
-        dataset="tvsum",
-        features="sf_c",
-        model=MomentDETRConfig(),
-        train=dict(epochs=2000, batch_size=4, lr=1e-3, lr_drop=2000, seed=0, clip_seconds=2.0,
-                   max_clips=1000, **_COMMON),  # fmt: skip
-        source=_TVSUM_SOURCE,
-    ),
-}
+PRESETS: dict[str, ScriptPreset] = script_presets(
+    "moment_detr",
+    {
+        "qvhighlights": (MomentDETRConfig(), QVHIGHLIGHTS_TRAIN, _QV_SOURCE),
+        "charades_sta": (MomentDETRConfig(), {**_CHARADES_TRAIN, "lr": 2e-4, "clip_seconds": 1.0}, _CHARADES_SOURCE),
+        "tvsum": (MomentDETRConfig(), TVSUM_TRAIN, _TVSUM_SOURCE),
+    },
+)

@@ -1,4 +1,6 @@
-"""DETR's post-norm transformer as the release uses it (moment_detr/transformer.py).
+"""DETR's post-norm transformer as the release uses it (moment_detr/transformer.py): the shared
+post-norm encoder (model.zoo.common.encoder, ReLU FFN) and DETR's plain decoder, which only
+Moment-DETR uses (its descendants use the DAB decoder).
 
 Sequence-first layout (L, B, d) inside, as the release, so every nn.MultiheadAttention call sees
 the same tensors. Positional encodings are added to queries and keys (not values) in every layer;
@@ -7,46 +9,19 @@ there is no final encoder norm; the decoder's shared LayerNorm is applied to eve
 
 from __future__ import annotations
 
-import copy
-
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
-
-class EncoderLayer(nn.Module):
-    """Post-norm self-attention + ReLU FFN layer; q = k = src + pos, v = src."""
-
-    def __init__(self, d_model: int, nhead: int, dim_feedforward: int, dropout: float) -> None:
-        super().__init__()
-        self.self_attn = nn.MultiheadAttention(d_model, nhead, dropout=dropout)
-        self.linear1 = nn.Linear(d_model, dim_feedforward)
-        self.dropout = nn.Dropout(dropout)
-        self.linear2 = nn.Linear(dim_feedforward, d_model)
-        self.norm1 = nn.LayerNorm(d_model)
-        self.norm2 = nn.LayerNorm(d_model)
-        self.dropout1 = nn.Dropout(dropout)
-        self.dropout2 = nn.Dropout(dropout)
-
-    def forward(self, src: Tensor, key_padding_mask: Tensor, pos: Tensor) -> Tensor:
-        """src, pos: (L, B, d); key_padding_mask: bool (B, L), True = padding -> (L, B, d)."""
-        q = k = src + pos
-        src2 = self.self_attn(q, k, value=src, key_padding_mask=key_padding_mask)[0]
-        src = self.norm1(src + self.dropout1(src2))
-        src2 = self.linear2(self.dropout(F.relu(self.linear1(src))))
-        return self.norm2(src + self.dropout2(src2))
+from model.zoo.common.encoder import Encoder, EncoderLayer, FFNLayer, clones, xavier_init
 
 
-class DecoderLayer(nn.Module):
-    """Post-norm decoder layer: self-attention over queries, cross-attention to memory, FFN."""
+class DecoderLayer(FFNLayer):
+    """Post-norm decoder layer: self-attention over queries, cross-attention to memory, ReLU FFN."""
 
     def __init__(self, d_model: int, nhead: int, dim_feedforward: int, dropout: float) -> None:
-        super().__init__()
+        super().__init__(d_model, dim_feedforward, dropout, activation="relu")
         self.self_attn = nn.MultiheadAttention(d_model, nhead, dropout=dropout)
         self.multihead_attn = nn.MultiheadAttention(d_model, nhead, dropout=dropout)
-        self.linear1 = nn.Linear(d_model, dim_feedforward)
-        self.dropout = nn.Dropout(dropout)
-        self.linear2 = nn.Linear(dim_feedforward, d_model)
         self.norm1 = nn.LayerNorm(d_model)
         self.norm2 = nn.LayerNorm(d_model)
         self.norm3 = nn.LayerNorm(d_model)
@@ -65,22 +40,7 @@ class DecoderLayer(nn.Module):
             query=tgt + query_pos, key=memory + pos, value=memory, key_padding_mask=memory_key_padding_mask
         )[0]
         tgt = self.norm2(tgt + self.dropout2(tgt2))
-        tgt2 = self.linear2(self.dropout(F.relu(self.linear1(tgt))))
-        return self.norm3(tgt + self.dropout3(tgt2))
-
-
-class TransformerEncoder(nn.Module):
-    """A stack of EncoderLayers, no final norm."""
-
-    def __init__(self, layer: EncoderLayer, num_layers: int) -> None:
-        super().__init__()
-        self.layers = nn.ModuleList(copy.deepcopy(layer) for _ in range(num_layers))
-
-    def forward(self, src: Tensor, key_padding_mask: Tensor, pos: Tensor) -> Tensor:
-        """(L, B, d) -> (L, B, d)."""
-        for layer in self.layers:
-            src = layer(src, key_padding_mask, pos)
-        return src
+        return self.norm3(tgt + self.dropout3(self.ffn(tgt)))
 
 
 class TransformerDecoder(nn.Module):
@@ -88,7 +48,7 @@ class TransformerDecoder(nn.Module):
 
     def __init__(self, layer: DecoderLayer, num_layers: int, d_model: int) -> None:
         super().__init__()
-        self.layers = nn.ModuleList(copy.deepcopy(layer) for _ in range(num_layers))
+        self.layers = clones(layer, num_layers)
         self.norm = nn.LayerNorm(d_model)
 
     def forward(
@@ -110,14 +70,12 @@ class Transformer(nn.Module):
         dim_feedforward: int, dropout: float,
     ) -> None:  # fmt: skip
         super().__init__()
-        self.encoder = TransformerEncoder(EncoderLayer(d_model, nhead, dim_feedforward, dropout), num_encoder_layers)
+        self.encoder = Encoder(EncoderLayer(d_model, nhead, dim_feedforward, dropout, "relu"), num_encoder_layers)
         self.decoder = TransformerDecoder(
             DecoderLayer(d_model, nhead, dim_feedforward, dropout), num_decoder_layers, d_model
         )
         self.d_model = d_model
-        for p in self.parameters():  # the release's _reset_parameters
-            if p.dim() > 1:
-                nn.init.xavier_uniform_(p)
+        xavier_init(self)  # the release's _reset_parameters
 
     def forward(
         self, src: Tensor, key_padding_mask: Tensor, query_embed: Tensor, pos_embed: Tensor

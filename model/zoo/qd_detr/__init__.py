@@ -1,15 +1,17 @@
 """QD-DETR (Moon et al., "Query-Dependent Video Representation for Moment Retrieval and Highlight
 Detection", CVPR 2023; release wjun0830/QD-DETR), the same function as the release.
 
-Shared pieces of the DAB-DETR lineage (CG-DETR, TR-DETR, TaskWeave, VideoLights):
-`layers` (input projections, MLP, sine encodings, projection-free attention), `transformer`
-(T2V encoder, encoder, DAB decoder), `matcher` and `criterion` (span/label/saliency losses).
+The layers, matcher and loss terms it shares with the rest of the lineage (T2V encoder, encoder,
+DAB decoder, sine encodings, projections, span/label/saliency losses) live in model.zoo.common;
+QD-DETR's own pieces are the wiring of its transformer (global token, text dropped after the T2V
+encoder), the saliency head and the negative (rolled-query) pass.
 """
 
 from __future__ import annotations
 
 from torch import nn
 
+from model.zoo.common.config import tiny_config
 from model.zoo.family import Family
 from model.zoo.qd_detr.config import QDDETRConfig
 from model.zoo.qd_detr.convert import config_from_options, map_state_dict, recognises
@@ -25,10 +27,7 @@ def build(cfg: QDDETRConfig) -> tuple[nn.Module, nn.Module]:
 
 def tiny(video_dim: int, text_dim: int) -> QDDETRConfig:
     """A small config of the same classes for fast tests."""
-    return QDDETRConfig(
-        video_dim=video_dim, text_dim=text_dim, hidden_dim=32, num_heads=4, ffn_dim=64,
-        enc_layers=1, dec_layers=2, num_queries=4,
-    )  # fmt: skip
+    return tiny_config(QDDETRConfig, video_dim, text_dim, num_queries=4)
 
 
 FAMILY = Family(

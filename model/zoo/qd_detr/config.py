@@ -5,18 +5,20 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field
 
-from model.zoo.fidelity import Difference, ZooConfig
+from model.zoo.common.config import DETRConfig
+from model.zoo.fidelity import Difference
 
 T2V_OWN_MASK = "t2v_own_mask"
 T2V_NORM_RESIDUAL = "t2v_norm_residual"
 RANK_CONTRASTIVE_MEAN = "rank_contrastive_mean"
 
 
-class QDDETRConfig(ZooConfig):
+class QDDETRConfig(DETRConfig):
     """QD-DETR (Moon et al., CVPR 2023). Defaults = the release's QVHighlights script
-    (`qd_detr/scripts/train.sh`: SlowFast+CLIP video 2816 + 2 TEF columns, CLIP text 512)."""
+    (`qd_detr/scripts/train.sh`: SlowFast+CLIP video 2816 + 2 TEF columns, CLIP text 512); the
+    shared architecture/loss fields are DETRConfig's."""
 
     DIFFERENCES: ClassVar[tuple[Difference, ...]] = (
         Difference(
@@ -52,52 +54,11 @@ class QDDETRConfig(ZooConfig):
         ),
     )
 
+    #: the DAB decoder's anchor sine embedding has hidden/2 frequencies, in sin/cos pairs
+    HIDDEN_DIM_MULTIPLE: ClassVar[int] = 4
+
     name: Literal["qd_detr"] = "qd_detr"
-    hidden_dim: int = Field(256, gt=0, description="Transformer width d (release --hidden_dim).")
-    num_heads: int = Field(8, gt=0, description="Attention heads (release --nheads).")
-    ffn_dim: int = Field(1024, gt=0, description="Feed-forward width (release --dim_feedforward).")
-    dropout: float = Field(0.1, ge=0, lt=1, description="Transformer dropout (release --dropout).")
-    input_dropout: float = Field(
-        0.5, ge=0, lt=1, description="Input projection dropout (release --input_dropout)."
-    )
-    input_proj_layers: int = Field(
-        2, ge=1, le=3, description="LinearLayer blocks of each input projection (release --n_input_proj)."
-    )
     enc_layers: int = Field(
-        2,
-        ge=1,
-        description="Layers of the T2V encoder and of the encoder, each (release --enc_layers).",
+        2, ge=1, description="Layers of the T2V encoder and of the encoder, each (release --enc_layers)."
     )
     dec_layers: int = Field(2, ge=1, description="DAB decoder layers (release --dec_layers).")
-    num_queries: int = Field(10, ge=1, description="Moment queries (release --num_queries).")
-    aux_loss: bool = Field(
-        True, description="Return and supervise every decoder layer (release --no_aux_loss off)."
-    )
-    span_l1_weight: float = Field(10.0, ge=0, description="Weight of loss_span (release --span_loss_coef).")
-    span_giou_weight: float = Field(1.0, ge=0, description="Weight of loss_giou (release --giou_loss_coef).")
-    label_weight: float = Field(4.0, ge=0, description="Weight of loss_label (release --label_loss_coef).")
-    eos_coef: float = Field(
-        0.1, ge=0, description="Cross-entropy weight of the background class (release --eos_coef)."
-    )
-    saliency_weight: float = Field(1.0, ge=0, description="Weight of loss_saliency (release --lw_saliency).")
-    saliency_margin: float = Field(
-        0.2, ge=0, description="Hinge margin of the saliency loss (release --saliency_margin)."
-    )
-    match_cost_span: float = Field(
-        10.0, ge=0, description="Matcher L1 cost weight (release --set_cost_span)."
-    )
-    match_cost_giou: float = Field(
-        1.0, ge=0, description="Matcher gIoU cost weight (release --set_cost_giou)."
-    )
-    match_cost_class: float = Field(
-        4.0, ge=0, description="Matcher class cost weight (release --set_cost_class)."
-    )
-
-    @model_validator(mode="after")
-    def _consistent(self) -> QDDETRConfig:
-        if self.hidden_dim % self.num_heads:
-            raise ValueError(f"hidden_dim {self.hidden_dim} must be divisible by num_heads {self.num_heads}")
-        if self.hidden_dim % 4:
-            # d/2 sine frequencies per coordinate, each split into sin/cos halves
-            raise ValueError(f"hidden_dim {self.hidden_dim} must be a multiple of 4 (sine embeddings)")
-        return self

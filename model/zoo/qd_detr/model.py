@@ -8,17 +8,18 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from model.spans import inverse_sigmoid
+from model.zoo.common.heads import anchor_spans, aux_outputs
+from model.zoo.common.position import TrainablePositionalEncoding, sine_position_encoding
+from model.zoo.common.projection import MLP, input_projection
 from model.zoo.qd_detr.config import T2V_NORM_RESIDUAL, T2V_OWN_MASK, QDDETRConfig
-from model.zoo.qd_detr.layers import MLP, input_projection, sine_position_encoding
 from model.zoo.qd_detr.transformer import QDDETRTransformer
 
 
 class QDDETR(nn.Module):
     """Query-dependent DETR for moment retrieval and highlight detection.
 
-    Parameter names equal the release's state-dict keys, except the release's unused
-    `txt_position_embed` (text positions are zeros with use_txt_pos off), which is not built.
+    Parameter names equal the release's state-dict keys, `txt_position_embed` included (built by the
+    release, never used: text positions are zeros with use_txt_pos off).
     """
 
     def __init__(self, cfg: QDDETRConfig) -> None:
@@ -31,6 +32,8 @@ class QDDETR(nn.Module):
             d, cfg.num_heads, cfg.enc_layers, cfg.dec_layers, cfg.ffn_dim, cfg.dropout,
             t2v_own_mask=cfg.corrects(T2V_OWN_MASK), t2v_norm_residual=cfg.corrects(T2V_NORM_RESIDUAL),
         )  # fmt: skip
+        # built by the release, never used (use_txt_pos off: text positions are zeros)
+        self.txt_position_embed = TrainablePositionalEncoding(cfg.text_positions, d, cfg.input_dropout)
         self.span_embed = MLP(d, d, 2, 3)
         self.class_embed = nn.Linear(d, 2)  # index 0 = foreground, 1 = background
         self.query_embed = nn.Embedding(cfg.num_queries, 2)  # unsigmoided (centre, width) anchors
@@ -86,7 +89,7 @@ class QDDETR(nn.Module):
 
         hs, reference, vid_mem, global_mem = self._encode_decode(vid, src_vid_mask, txt, src_txt_mask, pos)
         outputs_class = self.class_embed(hs)
-        outputs_coord = (self.span_embed(hs) + inverse_sigmoid(reference)).sigmoid()
+        outputs_coord = anchor_spans(self.span_embed, hs, reference)
         out: dict[str, Any] = {"pred_logits": outputs_class[-1], "pred_spans": outputs_coord[-1]}
 
         # negative pair: every video with the next sample's query (batch roll by one)
@@ -98,7 +101,5 @@ class QDDETR(nn.Module):
         out["saliency_scores_neg"] = self._saliency(vid_mem_neg, global_mem_neg)
         out["video_mask"] = src_vid_mask
         if self.aux_loss:
-            out["aux_outputs"] = [
-                {"pred_logits": a, "pred_spans": b} for a, b in zip(outputs_class[:-1], outputs_coord[:-1])
-            ]
+            out["aux_outputs"] = aux_outputs(outputs_class, outputs_coord)
         return out

@@ -1,15 +1,17 @@
 """TaskWeave (Yang et al., "Task-Driven Exploration: Decoupling and Inter-Task Feedback for Joint
 Moment Retrieval and Highlight Detection", CVPR 2024), the same function as EdenGabriel/TaskWeave.
 
-Modules: config (TaskWeaveConfig, DIFFERENCES), position (sine encodings), attention (DAB's
-projection-free attention), encoder (T2V fusion and self-attention layers), decoder (DAB decoder),
-transformer (the task-decoupled unit), model (TaskWeave), matcher, losses, criterion, convert, presets.
+Modules: config (TaskWeaveConfig, DIFFERENCES), transformer (the task-decoupled unit: max-pool,
+task projections, MR expert), model (TaskWeave: saliency head, highlight-guided feedback, negative
+pass), criterion (uncertainty-weighted objective), convert, presets. The T2V and encoder layers,
+DAB decoder, sine encodings, projections, matcher and loss terms are model.zoo.common's.
 """
 
 from __future__ import annotations
 
 from torch import nn
 
+from model.zoo.common.config import tiny_config
 from model.zoo.family import Family
 from model.zoo.taskweave.config import TaskWeaveConfig
 from model.zoo.taskweave.convert import config_from_options, map_state_dict, recognises
@@ -25,10 +27,7 @@ def build(cfg: TaskWeaveConfig) -> tuple[nn.Module, nn.Module]:
 
 def tiny(video_dim: int, text_dim: int) -> TaskWeaveConfig:
     """A small TaskWeave for fast tests (two decoder layers, so aux outputs exist)."""
-    return TaskWeaveConfig(
-        video_dim=video_dim, text_dim=text_dim, hidden_dim=32, num_heads=4, ffn_dim=64,
-        enc_layers=1, dec_layers=2, num_queries=5,
-    )
+    return tiny_config(TaskWeaveConfig, video_dim, text_dim)
 
 
 FAMILY = Family(

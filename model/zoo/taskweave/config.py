@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field
 
-from model.zoo.fidelity import Difference, ZooConfig
+from model.zoo.common.config import DETRConfig
+from model.zoo.fidelity import Difference
 
 DIFFERENCES: tuple[Difference, ...] = (
     Difference(
@@ -55,28 +56,21 @@ DIFFERENCES: tuple[Difference, ...] = (
 )
 
 
-class TaskWeaveConfig(ZooConfig):
+class TaskWeaveConfig(DETRConfig):
     """TaskWeave (Yang et al., CVPR 2024), as released in EdenGabriel/TaskWeave.
 
     Defaults are the release's QVHighlights script (`taskweave/scripts/train.sh` + `taskweave/config.py`):
-    SlowFast+CLIP video (2816 + 2 TEF), CLIP text (512), hidden 256.
+    SlowFast+CLIP video (2816 + 2 TEF), CLIP text (512), hidden 256. The shared architecture/loss
+    fields are DETRConfig's; those redeclared here mean something TaskWeave-specific.
     """
 
     DIFFERENCES: ClassVar[tuple[Difference, ...]] = DIFFERENCES
 
+    #: the DAB decoder's anchor sine embedding has hidden/2 frequencies, in sin/cos pairs
+    HIDDEN_DIM_MULTIPLE: ClassVar[int] = 4
+
     name: Literal["taskweave"] = "taskweave"
-    hidden_dim: int = Field(256, gt=0, description="Transformer width d (even; divisible by num_heads).")
-    num_heads: int = Field(8, gt=0, description="Attention heads of every attention layer.")
-    ffn_dim: int = Field(1024, gt=0, description="Feed-forward width of every encoder/decoder layer.")
-    dropout: float = Field(0.1, ge=0, lt=1, description="Dropout inside the transformer.")
-    input_dropout: float = Field(0.5, ge=0, lt=1, description="Dropout of the input projections.")
-    input_proj_layers: int = Field(
-        2, ge=1, le=3, description="LinearLayer blocks of each input projection (ReLU on all but the last)."
-    )
     enc_layers: int = Field(2, ge=1, description="T2V fusion layers (the shared encoder always has 2 layers).")
-    dec_layers: int = Field(2, ge=1, description="DAB decoder layers.")
-    num_queries: int = Field(10, ge=1, description="Moment queries.")
-    aux_loss: bool = Field(True, description="Return and supervise the intermediate decoder layers.")
     feedback_start_epoch: int = Field(
         100,
         ge=0,
@@ -91,24 +85,7 @@ class TaskWeaveConfig(ZooConfig):
     span_giou_weight: float = Field(
         1.0, ge=0, description="Weight of loss_giou (only the corrected objective uses it)."
     )
-    label_weight: float = Field(
-        4.0, ge=0, description="Weight of loss_label (only the corrected objective uses it)."
-    )
+    label_weight: float = Field(4.0, ge=0, description="Weight of loss_label (only the corrected objective uses it).")
     saliency_weight: float = Field(
         1.0, ge=0, description="Weight of loss_saliency (only the corrected objective uses it)."
     )
-    eos_coef: float = Field(0.1, ge=0, description="Cross-entropy weight of the background class.")
-    saliency_margin: float = Field(0.2, ge=0, description="Hinge margin of the saliency pair loss.")
-    match_cost_span: float = Field(10.0, ge=0, description="Matcher L1 cost weight.")
-    match_cost_giou: float = Field(1.0, ge=0, description="Matcher gIoU cost weight.")
-    match_cost_class: float = Field(4.0, ge=0, description="Matcher foreground-probability cost weight.")
-
-    @model_validator(mode="after")
-    def _consistent(self) -> TaskWeaveConfig:
-        if self.hidden_dim % self.num_heads:
-            raise ValueError(f"hidden_dim {self.hidden_dim} must be divisible by num_heads {self.num_heads}")
-        if self.hidden_dim % 2:
-            raise ValueError(f"hidden_dim {self.hidden_dim} must be even (sine position embeddings)")
-        if self.match_cost_span == 0 and self.match_cost_giou == 0 and self.match_cost_class == 0:
-            raise ValueError("match_cost_span, match_cost_giou and match_cost_class cannot all be 0")
-        return self

@@ -7,40 +7,17 @@ import math
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
-from model.spans import inverse_sigmoid
+from model.zoo.common.heads import anchor_spans, aux_outputs
+from model.zoo.common.position import PositionEmbeddingSine, TrainablePositionalEncoding
+from model.zoo.common.projection import MLP, input_projection
 from model.zoo.taskweave.config import TaskWeaveConfig
-from model.zoo.taskweave.decoder import MLP
-from model.zoo.taskweave.position import PositionEmbeddingSine
 from model.zoo.taskweave.transformer import TaskDecoupledTransformer
 
 
-class LinearLayer(nn.Module):
-    """LayerNorm(in) -> Dropout -> Linear (-> ReLU); parameters LayerNorm.*, net.1.*."""
-
-    def __init__(self, in_dim: int, out_dim: int, dropout: float, relu: bool) -> None:
-        super().__init__()
-        self.relu = relu
-        self.LayerNorm = nn.LayerNorm(in_dim)
-        self.net = nn.Sequential(nn.Dropout(dropout), nn.Linear(in_dim, out_dim))
-
-    def forward(self, x: Tensor) -> Tensor:
-        """(B, L, in_dim) -> (B, L, out_dim)."""
-        x = self.net(self.LayerNorm(x))
-        return F.relu(x, inplace=True) if self.relu else x
-
-
-def input_projection(in_dim: int, hidden: int, layers: int, dropout: float) -> nn.Sequential:
-    """`layers` LinearLayer blocks, ReLU on all but the last (model.py:64-75)."""
-    return nn.Sequential(
-        *[LinearLayer(in_dim if i == 0 else hidden, hidden, dropout, relu=i != layers - 1) for i in range(layers)]
-    )
-
-
 class TaskWeave(nn.Module):
-    """TaskWeave's network; state-dict keys equal the release's except `txt_position_embed.*`
+    """TaskWeave's network; state-dict keys equal the release's, `txt_position_embed.*` included
     (built by the release but unused: use_txt_pos is off, text positions are zeros)."""
 
     def __init__(self, cfg: TaskWeaveConfig) -> None:
@@ -53,6 +30,8 @@ class TaskWeave(nn.Module):
             mr_expert_keeps_valid=cfg.corrects("mr_expert_mask"),
         )
         self.position_embed = PositionEmbeddingSine(d)
+        # built by the release, never used (use_txt_pos off: text positions are zeros)
+        self.txt_position_embed = TrainablePositionalEncoding(cfg.text_positions, d, cfg.input_dropout)
         self.span_embed = MLP(d, d, 2, 3)
         self.class_embed = nn.Linear(d, 2)  # index 0 = foreground
         self.query_embed = nn.Embedding(cfg.num_queries, 2)
@@ -125,7 +104,7 @@ class TaskWeave(nn.Module):
             saliency_scores = self.saliency(out.hd_memory)
 
         outputs_class = self.class_embed(out.hs)  # (layers, B, Q, 2)
-        outputs_coord = (self.span_embed(out.hs) + inverse_sigmoid(out.references)).sigmoid()
+        outputs_coord = anchor_spans(self.span_embed, out.hs, out.references)
 
         src_txt_neg = torch.cat([src_txt[1:], src_txt[0:1]], dim=0)
         txt_pad_neg = torch.cat([txt_pad[1:], txt_pad[0:1]], dim=0)
@@ -142,9 +121,7 @@ class TaskWeave(nn.Module):
             "video_mask": src_vid_mask,
         }
         if self.aux_loss:
-            result["aux_outputs"] = [
-                {"pred_logits": a, "pred_spans": b} for a, b in zip(outputs_class[:-1], outputs_coord[:-1])
-            ]
+            result["aux_outputs"] = aux_outputs(outputs_class, outputs_coord)
         result["hd_log_var"] = self.hd_log_var
         result["mr_log_var"] = self.mr_log_var
         return result

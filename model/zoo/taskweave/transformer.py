@@ -1,5 +1,9 @@
 """TaskWeave's task-decoupled transformer (transformer.py:145-243): T2V fusion, a temporal max-pool,
-task projections, one shared encoder run per task, task experts, and the DAB decoder on the MR memory."""
+task projections, one shared encoder run per task, task experts, and the DAB decoder on the MR memory.
+
+The T2V layer (release settings, [video | text] layout), the post-norm encoder layer and the DAB
+decoder are the lineage's (model.zoo.common), all with PReLU FFNs (build_transformer(activation='prelu')).
+"""
 
 from __future__ import annotations
 
@@ -8,13 +12,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from model.zoo.taskweave.decoder import DABDecoder
-from model.zoo.taskweave.encoder import (
-    SelfAttentionEncoder,
-    SelfAttentionEncoderLayer,
-    T2VEncoder,
-    T2VEncoderLayer,
-)
+from model.zoo.common.decoder import DABDecoder
+from model.zoo.common.encoder import Encoder, EncoderLayer, T2VEncoder, T2VEncoderLayer, xavier_init
 
 
 class MaskedConv1D(nn.Module):
@@ -80,18 +79,14 @@ class TaskDecoupledTransformer(nn.Module):
             T2VEncoderLayer(d_model, nhead, dim_feedforward, dropout), num_encoder_layers
         )
         self.temporalmaxer = nn.MaxPool1d(kernel_size=5, stride=1, padding=2)
-        self.shared_encoder = SelfAttentionEncoder(
-            SelfAttentionEncoderLayer(d_model, nhead, dim_feedforward, dropout), num_layers=2
-        )
+        self.shared_encoder = Encoder(EncoderLayer(d_model, nhead, dim_feedforward, dropout), num_layers=2)
         self.mr_linear = nn.Linear(d_model, d_model)
         self.hd_linear = nn.Linear(d_model, d_model)
         self.mr_conv = MaskedConv1D(d_model, kernel_size=5, groups=d_model, bias=False)
         self.mr_norm = ChannelLayerNorm(d_model)
         self.mr_proj = nn.Conv1d(d_model, d_model, 1)
         self.mr_decoder = DABDecoder(d_model, nhead, dim_feedforward, dropout, num_decoder_layers)
-        for p in self.parameters():
-            if p.dim() > 1:
-                nn.init.xavier_uniform_(p)
+        xavier_init(self)
         self.d_model = d_model
         self.mr_expert_keeps_valid = mr_expert_keeps_valid
 

@@ -1,10 +1,17 @@
 """TR-DETR: Task-Reciprocal Transformer for Joint Moment Retrieval and Highlight Detection
-(Sun, Zhou, Chen, Xie; AAAI 2024), the same function as mingyao1120/TR-DETR."""
+(Sun, Zhou, Chen, Xie; AAAI 2024), the same function as mingyao1120/TR-DETR.
+
+The layers, matcher and loss terms it shares with the lineage (T2V and encoder layers, DAB
+decoder, sine encodings, projections, span losses, saliency hinge / rank-contrastive, SetCriterion)
+are model.zoo.common's; TR-DETR's own pieces are VFR (fuser), HD2MR and MR2HD (model), the focal
+label loss and the VTC / CTC regulators (losses).
+"""
 
 from __future__ import annotations
 
 from torch import nn
 
+from model.zoo.common.config import tiny_config
 from model.zoo.family import Family
 from model.zoo.trdetr.config import DIFFERENCES, TRDETRConfig
 from model.zoo.trdetr.convert import config_from_options, map_state_dict, recognises
@@ -20,16 +27,7 @@ def build(cfg: TRDETRConfig) -> tuple[nn.Module, nn.Module]:
 
 def tiny(video_dim: int, text_dim: int) -> TRDETRConfig:
     """A small config for fast tests (hidden 32, 4 heads, 1 encoder / 2 decoder layers, 4 queries)."""
-    return TRDETRConfig(
-        video_dim=video_dim,
-        text_dim=text_dim,
-        hidden_dim=32,
-        num_heads=4,
-        ffn_dim=48,
-        enc_layers=1,
-        dec_layers=2,
-        num_queries=4,
-    )
+    return tiny_config(TRDETRConfig, video_dim, text_dim, ffn_dim=48, num_queries=4)
 
 
 FAMILY = Family(

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field
 
-from model.zoo.fidelity import Difference, ZooConfig
+from model.zoo.common.config import DETRConfig
+from model.zoo.fidelity import Difference
 
 DIFFERENCES: tuple[Difference, ...] = (
     Difference(
@@ -78,63 +79,28 @@ DIFFERENCES: tuple[Difference, ...] = (
 )
 
 
-class TRDETRConfig(ZooConfig):
+class TRDETRConfig(DETRConfig):
     """TR-DETR at the options of the release's QVHighlights script (tr_detr/scripts/train.sh).
 
-    Defaults: SlowFast+CLIP video (2816 + 2 TEF columns = 2818), CLIP text (512).
+    Defaults: SlowFast+CLIP video (2816 + 2 TEF columns = 2818), CLIP text (512). The shared
+    architecture/loss fields are DETRConfig's (eos_coef is not read: the label loss is a focal loss).
     """
 
     DIFFERENCES: ClassVar[tuple[Difference, ...]] = DIFFERENCES
 
+    #: the DAB decoder's anchor sine embedding has hidden/2 frequencies, in sin/cos pairs
+    HIDDEN_DIM_MULTIPLE: ClassVar[int] = 4
+
     name: Literal["trdetr"] = "trdetr"
-    hidden_dim: int = Field(256, gt=0, description="Transformer width d (--hidden_dim).")
-    num_heads: int = Field(8, gt=0, description="Attention heads (--nheads).")
-    ffn_dim: int = Field(1024, gt=0, description="Feed-forward width of every layer (--dim_feedforward).")
-    dropout: float = Field(0.1, ge=0, lt=1, description="Transformer dropout (--dropout).")
-    input_dropout: float = Field(
-        0.5, ge=0, lt=1, description="Dropout of the input projections (--input_dropout)."
-    )
-    input_proj_layers: int = Field(
-        2, ge=1, le=3, description="Input projection layers (--n_input_proj); all but the last have a ReLU."
-    )
     enc_layers: int = Field(
         2, ge=1, description="Layers of the T2V encoder and of the video encoder (--enc_layers)."
     )
-    dec_layers: int = Field(2, ge=1, description="DAB decoder layers (--dec_layers).")
-    num_queries: int = Field(10, ge=1, description="Moment queries (--num_queries).")
     clip_length: float = Field(
         2.0, gt=0, description="Clip length in seconds (--clip_length); MR2HD maps spans to clips with it."
     )
-    aux_loss: bool = Field(True, description="Losses on every decoder layer (not --no_aux_loss).")
-    span_l1_weight: float = Field(10.0, ge=0, description="Weight of loss_span (--span_loss_coef).")
-    span_giou_weight: float = Field(1.0, ge=0, description="Weight of loss_giou (--giou_loss_coef).")
     label_weight: float = Field(4.0, ge=0, description="Weight of the focal loss_label (--label_loss_coef).")
-    saliency_weight: float = Field(1.0, ge=0, description="Weight of loss_saliency (--lw_saliency).")
-    saliency_margin: float = Field(
-        0.2, ge=0, description="Hinge margin of the saliency pairs (--saliency_margin)."
-    )
-    match_cost_span: float = Field(10.0, ge=0, description="Matcher L1 cost weight (--set_cost_span).")
-    match_cost_giou: float = Field(1.0, ge=0, description="Matcher gIoU cost weight (--set_cost_giou).")
-    match_cost_class: float = Field(
-        4.0, ge=0, description="Matcher foreground-probability cost weight (--set_cost_class)."
-    )
     vtc_weight: float = Field(0.3, ge=0, description="Weight of the global VTC regulator (--VTC_loss_coef).")
     ctc_weight: float = Field(0.5, ge=0, description="Weight of the local CTC regulator (--CTC_loss_coef).")
     temperature: float = Field(
         0.07, gt=0, description="VTC/CTC temperature (train.py builds both losses with their default 0.07)."
     )
-
-    @model_validator(mode="after")
-    def _check_sizes(self) -> TRDETRConfig:
-        if self.hidden_dim % self.num_heads:
-            raise ValueError(
-                f"hidden_dim={self.hidden_dim} must be divisible by num_heads={self.num_heads}"
-            )
-        if self.hidden_dim % 4:
-            raise ValueError(
-                f"hidden_dim={self.hidden_dim} must be a multiple of 4: the anchor sine embedding "
-                "interleaves sin/cos over hidden_dim/2 frequencies per coordinate"
-            )
-        if self.match_cost_span == 0 and self.match_cost_giou == 0 and self.match_cost_class == 0:
-            raise ValueError("match_cost_span, match_cost_giou and match_cost_class cannot all be 0")
-        return self

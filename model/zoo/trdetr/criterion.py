@@ -3,17 +3,19 @@ release's training step adds (train.py:68-83)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
+from model.zoo.common.criterion import SetCriterion
+from model.zoo.common.losses import span_losses
 from model.zoo.trdetr.config import TRDETRConfig
-from model.zoo.trdetr.losses import ctc_loss, label_losses, saliency_loss, span_losses, vtc_loss
-from model.zoo.trdetr.matcher import HungarianMatcher
+from model.zoo.trdetr.losses import ctc_loss, label_losses, saliency_loss, vtc_loss
 
 
-def relevant_clip_mask(targets: dict[str, Any], video_mask: Tensor) -> Tensor:
+def relevant_clip_mask(targets: Mapping[str, Any], video_mask: Tensor) -> Tensor:
     """The release dataset's `pos_mask` (src_pos_mask): float (B, L), 1 = relevant clip.
 
     Taken from targets["src_pos_mask"] when present. Otherwise derived from saliency_all_labels as
@@ -34,87 +36,50 @@ def relevant_clip_mask(targets: dict[str, Any], video_mask: Tensor) -> Tensor:
     return mask
 
 
-class TRDETRCriterion(nn.Module):
+class TRDETRCriterion(SetCriterion):
     """criterion(outputs, targets) -> every release loss term, VTC_loss, CTC_loss and "total".
 
-    total = sum(weight * term over weight_dict) + vtc_weight * VTC + ctc_weight * CTC, the scalar
-    the release's train_epoch backpropagates. Without "span_labels" (TVSum, where the release
-    builds its criterion with use_matcher=False) only loss_saliency is computed, and the total is
-    saliency + VTC + CTC, as there.
+    The matching, aux layers and weight_dict are the lineage's SetCriterion; the label loss is
+    TR-DETR's focal loss. total = sum(weight * term over weight_dict) + vtc_weight * VTC +
+    ctc_weight * CTC, the scalar the release's train_epoch backpropagates. Without "span_labels"
+    (TVSum, where the release builds its criterion with use_matcher=False) only loss_saliency is
+    computed, and the total is saliency + VTC + CTC, as there. "epoch" is accepted and unused.
     """
 
     def __init__(self, cfg: TRDETRConfig) -> None:
-        super().__init__()
+        super().__init__(cfg)
         self.cfg = cfg
-        self.matcher = HungarianMatcher(cfg.match_cost_span, cfg.match_cost_giou, cfg.match_cost_class)
-        base = {
-            "loss_span": cfg.span_l1_weight,
-            "loss_giou": cfg.span_giou_weight,
-            "loss_label": cfg.label_weight,
-            "loss_saliency": cfg.saliency_weight,
-        }
-        weights = dict(base)
-        if cfg.aux_loss:
-            for i in range(cfg.dec_layers - 1):
-                weights.update({f"{k}_{i}": v for k, v in base.items() if k != "loss_saliency"})
-        self.weight_dict = weights
 
-    def forward(self, outputs: dict[str, Any], targets: dict[str, Any]) -> dict[str, Tensor]:
-        """Compute the losses.
+    def moment_losses(
+        self, outputs: Mapping[str, Any], tgt_spans: list[Tensor], targets: Mapping[str, Any] | None = None
+    ) -> dict[str, Tensor]:
+        """Match one layer, then loss_span, loss_giou, and the focal loss_label with class_error."""
+        indices = self.matcher(outputs["pred_logits"], outputs["pred_spans"], tgt_spans)
+        return {**span_losses(outputs["pred_spans"], tgt_spans, indices), **label_losses(outputs["pred_logits"], indices)}
 
-        Args:
-            outputs: the model's output dict.
-            targets: span_labels (list of {"spans": (n, 2) cx/w}; absent for highlight-only data),
-                saliency_pos_labels / saliency_neg_labels int64 (B, k), saliency_all_labels float
-                (B, L); optionally src_pos_mask float (B, L); "epoch" is accepted and unused.
+    def saliency_loss(self, outputs: Mapping[str, Any], targets: Mapping[str, Any]) -> Tensor:
+        """Hinge + rank-contrastive over the video's own clips (final layer)."""
+        return saliency_loss(
+            outputs["saliency_scores"], outputs["video_mask"], targets["saliency_all_labels"],
+            targets["saliency_pos_labels"], targets["saliency_neg_labels"], self.cfg.saliency_margin,
+            rank_divisor=11.0 if self.cfg.corrects("rank_contrastive_divisor") else 12.0,
+        )  # fmt: skip
 
-        Returns:
-            dict of scalar tensors: loss_span, loss_giou, loss_label, class_error, loss_saliency,
-            the same with suffix _i per earlier decoder layer, VTC_loss, CTC_loss, total.
+    def forward(self, outputs: Mapping[str, Any], targets: Mapping[str, Any]) -> dict[str, Tensor]:
+        """The SetCriterion terms, then VTC_loss, CTC_loss and the total with both regulators.
+
+        targets: span_labels (list of {"spans": (n, 2) cx/w}; absent for highlight-only data),
+        saliency_pos_labels / saliency_neg_labels int64 (B, k), saliency_all_labels float (B, L);
+        optionally src_pos_mask float (B, L).
         """
         cfg = self.cfg
-        losses: dict[str, Tensor] = {}
-        span_labels = targets.get("span_labels")
-        if span_labels is not None:
-            indices = self.matcher(outputs, span_labels)
-            losses.update(span_losses(outputs["pred_spans"], span_labels, indices))
-            losses.update(label_losses(outputs["pred_logits"], indices))
-        losses["loss_saliency"] = self._saliency(outputs, targets)
-        if span_labels is not None:
-            for i, aux in enumerate(outputs.get("aux_outputs", [])):
-                indices = self.matcher(aux, span_labels)
-                terms = {
-                    **span_losses(aux["pred_spans"], span_labels, indices),
-                    **label_losses(aux["pred_logits"], indices),
-                }
-                losses.update({f"{k}_{i}": v for k, v in terms.items()})
-
-        weighted = sum(losses[k] * self.weight_dict[k] for k in losses if k in self.weight_dict)
+        losses = super().forward(outputs, targets)
+        weighted = losses.pop("total")
         video_mask = outputs["video_mask"]
-        vtc = vtc_loss(outputs["src_txt_cls_ed"], outputs["src_vid_cls_ed"], cfg.temperature)
-        ctc = ctc_loss(
-            outputs["src_vid_ed"],
-            outputs["src_txt_ed"],
-            relevant_clip_mask(targets, video_mask),
-            video_mask,
-            outputs["src_txt_mask"],
-            cfg.temperature,
-            valid_clips_only=cfg.corrects("ctc_valid_clips"),
-        )
-        losses["VTC_loss"] = vtc
-        losses["CTC_loss"] = ctc
-        losses["total"] = weighted + cfg.vtc_weight * vtc + cfg.ctc_weight * ctc
+        losses["VTC_loss"] = vtc_loss(outputs["src_txt_cls_ed"], outputs["src_vid_cls_ed"], cfg.temperature)
+        losses["CTC_loss"] = ctc_loss(
+            outputs["src_vid_ed"], outputs["src_txt_ed"], relevant_clip_mask(targets, video_mask), video_mask,
+            outputs["src_txt_mask"], cfg.temperature, valid_clips_only=cfg.corrects("ctc_valid_clips"),
+        )  # fmt: skip
+        losses["total"] = weighted + cfg.vtc_weight * losses["VTC_loss"] + cfg.ctc_weight * losses["CTC_loss"]
         return losses
-
-    def _saliency(self, outputs: dict[str, Any], targets: dict[str, Any]) -> Tensor:
-        if "saliency_pos_labels" not in targets:
-            return torch.zeros((), device=outputs["saliency_scores"].device)
-        return saliency_loss(
-            outputs["saliency_scores"],
-            outputs["video_mask"],
-            targets["saliency_all_labels"],
-            targets["saliency_pos_labels"],
-            targets["saliency_neg_labels"],
-            self.cfg.saliency_margin,
-            rank_divisor=11.0 if self.cfg.corrects("rank_contrastive_divisor") else 12.0,
-        )

@@ -9,10 +9,19 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from model.zoo.trdetr.layers import PointwiseConv
-
 #: The release builds VSLFuser with its default drop rate, not --dropout (model.py:108).
 FUSER_DROPOUT = 0.1
+
+
+class PointwiseConv(nn.Module):
+    """A kernel-1 Conv1d over the sequence: (B, L, in_dim) -> (B, L, out_dim) (keys conv1d.*)."""
+
+    def __init__(self, in_dim: int, out_dim: int) -> None:
+        super().__init__()
+        self.conv1d = nn.Conv1d(in_dim, out_dim, kernel_size=1)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.conv1d(x.transpose(1, 2)).transpose(1, 2)
 
 
 def mask_logits(inputs: Tensor, mask: Tensor, mask_value: float = -1e30) -> Tensor:

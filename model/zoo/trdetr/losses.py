@@ -1,4 +1,6 @@
-"""TR-DETR's loss terms as plain functions (release: tr_detr/model.py SetCriterion, loss_fun/*.py)."""
+"""TR-DETR's own loss terms (release: tr_detr/model.py SetCriterion, loss_fun/*.py): the focal label
+loss, the saliency loss without a negative pass, and the VTC / CTC regulators; span losses and the
+saliency hinge / rank-contrastive terms are model.zoo.common's."""
 
 from __future__ import annotations
 
@@ -6,31 +8,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from model.spans import generalized_temporal_iou, span_cxw_to_xx
-
-FOREGROUND = 0
-BACKGROUND = 1
-
-
-def matched_index(indices: list[tuple[Tensor, Tensor]]) -> tuple[Tensor, Tensor]:
-    """(batch index, query index) of every matched prediction, each int64 (M,)."""
-    batch_idx = torch.cat([torch.full_like(src, i) for i, (src, _) in enumerate(indices)])
-    src_idx = torch.cat([src for src, _ in indices])
-    return batch_idx, src_idx
-
-
-def span_losses(
-    pred_spans: Tensor, span_labels: list[dict[str, Tensor]], indices: list[tuple[Tensor, Tensor]]
-) -> dict[str, Tensor]:
-    """loss_span: mean L1 over matched (cx, w); loss_giou: mean (1 - gIoU) of matched spans.
-
-    pred_spans: float (B, Q, 2) normalised (cx, w).
-    """
-    src_spans = pred_spans[matched_index(indices)]
-    tgt_spans = torch.cat([t["spans"][j] for t, (_, j) in zip(span_labels, indices)], dim=0)
-    loss_span = F.l1_loss(src_spans, tgt_spans, reduction="none")
-    loss_giou = 1 - torch.diag(generalized_temporal_iou(span_cxw_to_xx(src_spans), span_cxw_to_xx(tgt_spans)))
-    return {"loss_span": loss_span.mean(), "loss_giou": loss_giou.mean()}
+from model.zoo.common.losses import matched_index, rank_contrastive, saliency_hinge
+from model.zoo.common.matcher import BACKGROUND, FOREGROUND
 
 
 def sigmoid_focal_loss(inputs: Tensor, targets: Tensor, alpha: float = 0.25, gamma: float = 2.0) -> Tensor:
@@ -68,49 +47,13 @@ def label_losses(pred_logits: Tensor, indices: list[tuple[Tensor, Tensor]]) -> d
 
 
 def saliency_loss(
-    saliency_scores: Tensor,
-    video_mask: Tensor,
-    saliency_all_labels: Tensor,
-    pos_indices: Tensor,
-    neg_indices: Tensor,
-    margin: float,
-    rank_divisor: float,
-) -> Tensor:
-    """Rank-contrastive loss over thresholds r = 1..11 (sum / rank_divisor) + pairwise hinge.
-
-    Args:
-        saliency_scores: float (B, L).
-        video_mask: float (B, L), 1 = valid clip.
-        saliency_all_labels: float (B, L) summed annotator scores, 0 at padding.
-        pos_indices, neg_indices: int64 (B, P) clip indices of the sampled pairs.
-        margin: hinge margin.
-        rank_divisor: 12 in the release (11 thresholds).
-
-    Returns:
-        scalar loss.
-    """
-    scores = video_mask * saliency_scores + (1.0 - video_mask) * -1e3
-    tau = 0.5
-    loss_rank = 0.0
-    drop_mask = ~(saliency_all_labels > 100)  # always all True: "no drop"
-    for threshold in range(1, 12):
-        pos_mask = saliency_all_labels >= threshold
-        if torch.sum(pos_mask) == 0:
-            continue
-        has_positive = torch.sum(pos_mask, dim=1) > 0
-        cur = scores * drop_mask / tau + ~drop_mask * -1e3
-        logits = cur - torch.max(cur, dim=1, keepdim=True)[0]
-        log_prob = logits - torch.log(torch.exp(logits).sum(1, keepdim=True) + 1e-6)
-        mean_log_prob_pos = (pos_mask * log_prob * video_mask).sum(1) / (pos_mask.sum(1) + 1e-6)
-        loss_rank = loss_rank + (-mean_log_prob_pos * has_positive).mean()
-    loss_rank = loss_rank / rank_divisor
-
-    num_pairs = pos_indices.shape[1]
-    rows = torch.arange(len(saliency_scores), device=saliency_scores.device)
-    pos_scores = torch.stack([saliency_scores[rows, pos_indices[:, c]] for c in range(num_pairs)], dim=1)
-    neg_scores = torch.stack([saliency_scores[rows, neg_indices[:, c]] for c in range(num_pairs)], dim=1)
-    hinge = torch.clamp(margin + neg_scores - pos_scores, min=0).sum() / (len(pos_scores) * num_pairs) * 2
-    return hinge + loss_rank
+    saliency_scores: Tensor, video_mask: Tensor, saliency_all_labels: Tensor, pos_indices: Tensor,
+    neg_indices: Tensor, margin: float, rank_divisor: float,
+) -> Tensor:  # fmt: skip
+    """Pairwise hinge + rank-contrastive over the video's own clips (no negative query; the sum over
+    the 11 thresholds divided by rank_divisor, 12 in the release): (B, L) inputs -> 0-dim."""
+    hinge = saliency_hinge(saliency_scores, pos_indices, neg_indices, margin)
+    return hinge + rank_contrastive(saliency_scores, None, saliency_all_labels, video_mask, rank_divisor)
 
 
 def vtc_loss(txt_global: Tensor, vid_global: Tensor, temperature: float) -> Tensor:

@@ -14,13 +14,14 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
-from model.spans import inverse_sigmoid, span_cxw_to_xx
+from model.spans import span_cxw_to_xx
+from model.zoo.common.decoder import DABDecoder
+from model.zoo.common.encoder import Encoder, EncoderLayer, T2VEncoder, T2VEncoderLayer, xavier_init
+from model.zoo.common.heads import anchor_spans, aux_outputs
+from model.zoo.common.position import PositionEmbeddingSine, TrainablePositionalEncoding
+from model.zoo.common.projection import MLP, input_projection
 from model.zoo.trdetr.config import TRDETRConfig
-from model.zoo.trdetr.decoder import DABDecoder
-from model.zoo.trdetr.encoder import Encoder, EncoderLayer, T2VEncoderLayer
 from model.zoo.trdetr.fuser import VSLFuser
-from model.zoo.trdetr.layers import MLP, input_projection
-from model.zoo.trdetr.position import PositionEmbeddingSine
 
 
 def saliency_head(proj: nn.Linear, memory: Tensor) -> Tensor:
@@ -34,7 +35,8 @@ def masked_mean(x: Tensor, mask: Tensor) -> Tensor:
 
 
 class TRDETRTransformer(nn.Module):
-    """T2V encoder -> video encoder -> HD2MR (re-encode) -> DAB decoder.
+    """T2V encoder -> video encoder -> HD2MR (re-encode) -> DAB decoder (the layers are the
+    lineage's, model.zoo.common; the `t2v_mask_layout` correction is the T2V layer's own_mask).
 
     Parameter names: t2v_encoder.layers.*, encoder.layers.*, decoder.*.
     """
@@ -42,24 +44,13 @@ class TRDETRTransformer(nn.Module):
     def __init__(self, cfg: TRDETRConfig) -> None:
         super().__init__()
         d, h, f, p = cfg.hidden_dim, cfg.num_heads, cfg.ffn_dim, cfg.dropout
-        t2v = T2VEncoderLayer(d, h, f, p, release_mask_layout=not cfg.corrects("t2v_mask_layout"))
-        self.t2v_encoder = Encoder(t2v, cfg.enc_layers)
+        t2v = T2VEncoderLayer(d, h, f, p, own_mask=cfg.corrects("t2v_mask_layout"))
+        self.t2v_encoder = T2VEncoder(t2v, cfg.enc_layers)
         self.encoder = Encoder(EncoderLayer(d, h, f, p), cfg.enc_layers)
         self.decoder = DABDecoder(d, h, f, p, cfg.dec_layers)
         self.d_model = d
         self.masked_hd2mr = cfg.corrects("hd2mr_masked_softmax")
-        self._reset_parameters()
-
-    def _reset_parameters(self) -> None:
-        # The release's initialisation (transformer.py): the decoder zeroes the anchor head's last
-        # layer and the attention output biases, then every matrix is re-drawn Xavier-uniform.
-        nn.init.constant_(self.decoder.bbox_embed.layers[-1].bias, 0.0)
-        for layer in self.decoder.layers:
-            nn.init.constant_(layer.self_attn.out_proj.bias, 0.0)
-            nn.init.constant_(layer.cross_attn.out_proj.bias, 0.0)
-        for param in self.parameters():
-            if param.dim() > 1:
-                nn.init.xavier_uniform_(param)
+        xavier_init(self)
 
     def forward(
         self,
@@ -87,12 +78,11 @@ class TRDETRTransformer(nn.Module):
         src = src.permute(1, 0, 2)
         pos = pos.permute(1, 0, 2)
         refpoint_embed = query_embed.unsqueeze(1).repeat(1, bs, 1)
-        src = self.t2v_encoder(src, padding, pos, video_length=video_length)
+        src = self.t2v_encoder(src, padding, pos, video_length)
         src, padding, pos = src[:video_length], padding[:, :video_length], pos[:video_length]
         memory = self.encoder(src, padding, pos)
         memory = self.hd2mr(memory, saliency_proj, src, padding, pos)
-        tgt = torch.zeros(refpoint_embed.shape[0], bs, self.d_model, device=src.device, dtype=src.dtype)
-        hs, references = self.decoder(tgt, memory, padding, pos, refpoint_embed)
+        hs, references = self.decoder(memory, padding, pos, refpoint_embed)
         return hs, references, memory.transpose(0, 1)
 
     def hd2mr(
@@ -135,8 +125,8 @@ class TRDETR(nn.Module):
     src_vid_cls_ed, src_txt_cls_ed) plus src_txt_mask, which the release's training step reads
     from the model inputs for its CTC loss.
 
-    Not built: the release's `txt_position_embed` (a learned text position encoding used only with
-    --use_txt_pos, which no script sets; the text position is 0).
+    State-dict keys equal the release's, `txt_position_embed` included (built by the release,
+    never used: --use_txt_pos is off in every script, the text position is 0).
     """
 
     def __init__(self, cfg: TRDETRConfig) -> None:
@@ -145,11 +135,13 @@ class TRDETR(nn.Module):
         self.cfg = cfg
         self.transformer = TRDETRTransformer(cfg)
         self.position_embed = PositionEmbeddingSine(d)
+        # built by the release, never used (use_txt_pos off)
+        self.txt_position_embed = TrainablePositionalEncoding(cfg.text_positions, d, cfg.input_dropout)
         self.span_embed = MLP(d, d, 2, 3)
         self.class_embed = nn.Linear(d, 2)  # index 0 = foreground
         self.query_embed = nn.Embedding(cfg.num_queries, 2)
-        self.input_txt_proj = input_projection(cfg.text_dim, d, cfg.input_dropout, cfg.input_proj_layers)
-        self.input_vid_proj = input_projection(cfg.video_dim, d, cfg.input_dropout, cfg.input_proj_layers)
+        self.input_txt_proj = input_projection(cfg.text_dim, d, cfg.input_proj_layers, cfg.input_dropout)
+        self.input_vid_proj = input_projection(cfg.video_dim, d, cfg.input_proj_layers, cfg.input_dropout)
         self.saliency_proj1 = nn.Linear(d, d)
         self.fuser = VSLFuser(d)
         self.gru_extractor = GRUFeatureExtractor(d)
@@ -192,14 +184,12 @@ class TRDETR(nn.Module):
             src, ~mask, self.query_embed.weight, pos, self.saliency_proj1, video_length
         )
         outputs_class = self.class_embed(hs)  # (layers, B, Q, 2)
-        outputs_coord = (self.span_embed(hs) + inverse_sigmoid(reference)).sigmoid()
+        outputs_coord = anchor_spans(self.span_embed, hs, reference)
         out: dict[str, Any] = {"pred_logits": outputs_class[-1], "pred_spans": outputs_coord[-1]}
         out["saliency_scores"] = self.mr2hd(out, memory, src_vid_ed, src_vid_mask)
         out["video_mask"] = src_vid_mask
         if self.aux_loss:
-            out["aux_outputs"] = [
-                {"pred_logits": a, "pred_spans": b} for a, b in zip(outputs_class[:-1], outputs_coord[:-1])
-            ]
+            out["aux_outputs"] = aux_outputs(outputs_class, outputs_coord)
         out["src_txt_ed"] = src_txt_ed
         out["src_vid_ed"] = src_vid_ed
         out["src_vid_cls_ed"] = src_vid_cls_ed

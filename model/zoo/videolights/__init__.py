@@ -1,7 +1,15 @@
-"""VideoLights (Paul et al., 2024; release dpaul06/VideoLights): FRA + Bi-CMF + Uni-JFM on a DAB decoder."""
+"""VideoLights (Paul et al., 2024; release dpaul06/VideoLights): FRA + Bi-CMF + Uni-JFM on a DAB decoder.
+
+The pieces it shares with the lineage (sine encodings, input projections, MLP heads, post-norm encoder
+layer, DAB decoder, matcher, span/label/hinge/rank-contrastive/negative-pair losses, SetCriterion, config
+fields, conversion and preset helpers) live in model.zoo.common; VideoLights' own pieces are FRA (fra.py),
+Bi-CMF (encoder.py), Uni-JFM (unijfm.py), the wiring (transformer.py, model.py) and its loss terms
+(saliency_losses.py, criterion.py).
+"""
 
 from __future__ import annotations
 
+from model.zoo.common.config import tiny_config
 from model.zoo.family import Family
 from model.zoo.videolights.config import VideoLightsConfig
 from model.zoo.videolights.convert import config_from_options, map_state_dict, recognises
@@ -17,9 +25,8 @@ def build(cfg: VideoLightsConfig) -> tuple[VideoLights, VideoLightsCriterion]:
 
 def tiny(video_dim: int, text_dim: int) -> VideoLightsConfig:
     """A small config of the same classes for fast tests."""
-    return VideoLightsConfig(
-        video_dim=video_dim, text_dim=text_dim, hidden_dim=16, num_heads=4, ffn_dim=32,
-        bicmf_layers=1, enc_layers=2, dec_layers=2, num_queries=5, contrastive_dim=8,
+    return tiny_config(
+        VideoLightsConfig, video_dim, text_dim, hidden_dim=16, ffn_dim=32, enc_layers=2, contrastive_dim=8
     )
 
 

@@ -6,7 +6,8 @@ from typing import ClassVar, Literal
 
 from pydantic import Field, model_validator
 
-from model.zoo.fidelity import Difference, ZooConfig
+from model.zoo.common.config import DETRConfig
+from model.zoo.fidelity import Difference
 
 #: Release commit every file:line below refers to (video_lights/...).
 RELEASE_COMMIT = "76308bb0ad007981bd58f393ad0bbb8f07720953"
@@ -106,60 +107,47 @@ _DIFFERENCES: tuple[Difference, ...] = (
 )
 
 
-class VideoLightsConfig(ZooConfig):
+class VideoLightsConfig(DETRConfig):
     """VideoLights (FRA + Bi-CMF + DAB decoder + Uni-JFM) at the release's QVHighlights options.
 
     Defaults are the release's QVHighlights script values (scripts/qvhl/train_from_pretrain-sf_clip.sh with
-    config.py defaults): SlowFast+CLIP video (2816 + 2 TEF), CLIP text (512).
+    config.py defaults): SlowFast+CLIP video (2816 + 2 TEF), CLIP text (512). The architecture and loss
+    fields VideoLights shares with the lineage are DETRConfig's; those redeclared here differ in default
+    or meaning.
     """
 
     DIFFERENCES: ClassVar[tuple[Difference, ...]] = _DIFFERENCES
 
+    #: the DAB decoder's anchor sine embedding has hidden/2 frequencies, in sin/cos pairs
+    HIDDEN_DIM_MULTIPLE: ClassVar[int] = 4
+
     name: Literal["videolights"] = "videolights"
 
     # architecture
-    hidden_dim: int = Field(256, gt=0, description="Transformer width d (even: the sine anchors use d/2 freqs).")
-    num_heads: int = Field(8, gt=0, description="Attention heads (divides hidden_dim).")
-    ffn_dim: int = Field(1024, gt=0, description="Feed-forward width of every transformer layer.")
-    dropout: float = Field(0.1, ge=0, lt=1, description="Transformer / attention dropout.")
-    input_dropout: float = Field(0.5, ge=0, lt=1, description="Dropout inside the input projections.")
-    input_proj_layers: int = Field(2, ge=1, le=3, description="ConvLinear layers of each input projection.")
+    input_proj_layers: int = Field(
+        2, ge=1, le=3, description="LayerNorm-Dropout-Conv1d(k=1) blocks per input projection (--n_input_proj)."
+    )
     bicmf_layers: int = Field(1, ge=1, description="Bi-CMF (bidirectional cross-modal fusion) layers.")
-    enc_layers: int = Field(3, ge=1, description="Encoder layers on [global; video].")
-    dec_layers: int = Field(3, ge=1, description="DAB/conditional decoder layers.")
-    num_queries: int = Field(10, ge=1, description="Moment queries (anchors).")
+    enc_layers: int = Field(3, ge=1, description="Encoder layers on [global; video] (release --enc_layers).")
+    dec_layers: int = Field(3, ge=1, description="DAB decoder layers (release --dec_layers).")
     contrastive_dim: int = Field(64, gt=0, description="Width of the contrastive-alignment projections.")
     clip_len: float = Field(2.0, gt=0, description="Clip length in seconds (Uni-JFM's span-to-clip conversion).")
-    aux_loss: bool = Field(True, description="Return and supervise every decoder layer.")
     contrastive_align_loss: bool = Field(True, description="Build the query/text/video projections and the loss.")
     mr_to_hd: bool = Field(True, description="Uni-JFM: saliency_scores_mr from the top moment + its loss.")
 
     # losses
-    span_l1_weight: float = Field(10.0, ge=0, description="Weight of loss_span (L1 on (cx, w)).")
-    span_giou_weight: float = Field(1.0, ge=0, description="Weight of loss_giou.")
-    label_weight: float = Field(4.0, ge=0, description="Weight of loss_label.")
-    eos_coef: float = Field(0.1, ge=0, description="CE weight of the background class.")
-    saliency_weight: float = Field(1.0, ge=0, description="Weight of loss_saliency.")
-    saliency_margin: float = Field(0.2, ge=0, description="Hinge margin of the pair saliency loss.")
     contrastive_align_weight: float = Field(0.2, ge=0, description="Weight of loss_contrastive_align.")
     hard_pos_neg: bool = Field(True, description="Add the hard positive/negative saliency MSE.")
     hard_pos_neg_weight: float = Field(10.0, ge=0, description="Coefficient of the hard pos/neg MSE.")
     cos_sim_weight: float = Field(1.0, ge=0, description="Coefficient of the task-specific cosine term.")
     mr_to_hd_weight: float = Field(1.0, ge=0, description="Coefficient of the task-coupled (MR-to-HD) term.")
     temperature: float = Field(0.07, gt=0, description="Temperature of the contrastive-alignment logits.")
-    match_cost_span: float = Field(10.0, ge=0, description="Matcher L1 cost weight.")
-    match_cost_giou: float = Field(1.0, ge=0, description="Matcher gIoU cost weight.")
-    match_cost_class: float = Field(4.0, ge=0, description="Matcher foreground-probability cost weight.")
     use_matcher: bool = Field(
         True, description="False = highlight-only training (release: dset_name tvsum/youtube_uni): saliency only."
     )
 
     @model_validator(mode="after")
-    def _consistent(self) -> VideoLightsConfig:
-        if self.hidden_dim % self.num_heads:
-            raise ValueError(f"hidden_dim={self.hidden_dim} must be divisible by num_heads={self.num_heads}")
-        if self.hidden_dim % 2:
-            raise ValueError(f"hidden_dim={self.hidden_dim} must be even (sine encodings use hidden_dim/2 pairs)")
+    def _video_has_features(self) -> VideoLightsConfig:
         if self.video_dim < 3:
             raise ValueError(f"video_dim={self.video_dim} must include the two TEF columns plus features")
         return self

@@ -1,4 +1,4 @@
-"""Bi-CMF fusion layer and the post-norm encoder layer (release transformer.py:438-492, 672-685)."""
+"""Bi-CMF, VideoLights' bidirectional cross-modal fusion layer (release transformer.py:438-492)."""
 
 from __future__ import annotations
 
@@ -25,15 +25,9 @@ class BiCMFLayer(nn.Module):
     """
 
     def __init__(
-        self,
-        d_model: int,
-        nhead: int,
-        dim_feedforward: int,
-        dropout: float,
-        text_norm: bool = False,
-        ffn_residual: bool = False,
-        leak_mask: bool = True,
-    ) -> None:
+        self, d_model: int, nhead: int, dim_feedforward: int, dropout: float, text_norm: bool = False,
+        ffn_residual: bool = False, leak_mask: bool = True,
+    ) -> None:  # fmt: skip
         super().__init__()
         self.cross_attn_1 = nn.MultiheadAttention(d_model, nhead, dropout=dropout)
         self.cross_attn_2 = nn.MultiheadAttention(d_model, nhead, dropout=dropout)
@@ -54,23 +48,27 @@ class BiCMFLayer(nn.Module):
         self.ffn_residual = ffn_residual
         self.leak_mask = leak_mask
 
-    def forward(self, src: Tensor, pad: Tensor, pos: Tensor, video_length: int) -> Tensor:
-        """Fuse.
+    def forward(
+        self, src: Tensor, key_padding_mask: Tensor, pos: Tensor, video_length: int, video_start: int = 1
+    ) -> Tensor:
+        """Fuse (the call of common's T2VEncoderLayer, so T2VEncoder stacks it).
 
         Args:
-            src: float (1+Lv+Lt, B, d) [global; video; text], sequence first.
-            pad: bool (B, 1+Lv+Lt), True = padding.
-            pos: float (1+Lv+Lt, B, d).
+            src: float (S+Lv+Lt, B, d) [S leading tokens (the global token); video; text], sequence first.
+            key_padding_mask: bool (B, S+Lv+Lt), True = padding.
+            pos: float (S+Lv+Lt, B, d).
             video_length: Lv.
+            video_start: S.
 
         Returns:
-            float (1+Lv+Lt, B, d) with the video rows replaced.
+            float (S+Lv+Lt, B, d) with the video rows replaced.
         """
-        lv = video_length
+        vid = slice(video_start, video_start + video_length)
+        txt = slice(video_start + video_length, None)
         pos_src = src + pos
-        global_token, video, text = src[:1], src[1 : lv + 1], src[lv + 1 :]
-        pos_vid, pos_txt = pos_src[1 : lv + 1], pos_src[lv + 1 :]
-        vid_pad, txt_pad = pad[:, 1 : lv + 1], pad[:, lv + 1 :]
+        video, text = src[vid], src[txt]
+        pos_vid, pos_txt = pos_src[vid], pos_src[txt]
+        vid_pad, txt_pad = key_padding_mask[:, vid], key_padding_mask[:, txt]
         mask_vid = _cross_attention_mask(vid_pad, txt_pad, self.nhead, self.leak_mask)
         mask_txt = _cross_attention_mask(txt_pad, vid_pad, self.nhead, self.leak_mask)
 
@@ -87,28 +85,4 @@ class BiCMFLayer(nn.Module):
 
         ffn = self.linear5(self.dropout(self.activation(self.linear4(c_out))))
         v_new = self.norm4((c_out if self.ffn_residual else ffn) + self.dropout(ffn))
-        return torch.cat([global_token, v_new, src[lv + 1 :]], dim=0)
-
-
-class EncoderLayer(nn.Module):
-    """Post-norm self-attention layer with a PReLU FFN; q = k = x + pos, v = x."""
-
-    def __init__(self, d_model: int, nhead: int, dim_feedforward: int, dropout: float) -> None:
-        super().__init__()
-        self.self_attn = nn.MultiheadAttention(d_model, nhead, dropout=dropout)
-        self.linear1 = nn.Linear(d_model, dim_feedforward)
-        self.dropout = nn.Dropout(dropout)
-        self.linear2 = nn.Linear(dim_feedforward, d_model)
-        self.norm1 = nn.LayerNorm(d_model)
-        self.norm2 = nn.LayerNorm(d_model)
-        self.dropout1 = nn.Dropout(dropout)
-        self.dropout2 = nn.Dropout(dropout)
-        self.activation = nn.PReLU()
-
-    def forward(self, src: Tensor, pad: Tensor, pos: Tensor) -> Tensor:
-        """src float (L, B, d), pad bool (B, L) True = padding, pos float (L, B, d) -> (L, B, d)."""
-        q = k = src + pos
-        src2 = self.self_attn(q, k, value=src, key_padding_mask=pad)[0]
-        src = self.norm1(src + self.dropout1(src2))
-        src2 = self.linear2(self.dropout(self.activation(self.linear1(src))))
-        return self.norm2(src + self.dropout2(src2))
+        return torch.cat([src[:video_start], v_new, text], dim=0)

@@ -1,29 +1,11 @@
-"""Small building blocks of the release (video_lights/components.py, transformer.py MLP)."""
+"""Small building blocks of the release that only VideoLights uses (video_lights/components.py): the
+kernel-1 convolution of its input projections and FRA mixer, and FRA's attention pooling."""
 
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-
-
-class MLP(nn.Module):
-    """Linear layers with ReLU between them (none after the last).
-
-    Attribute names keep the release's keys: layers.{i}.weight/bias.
-    """
-
-    def __init__(self, input_dim: int, hidden_dim: int, output_dim: int, num_layers: int) -> None:
-        super().__init__()
-        self.num_layers = num_layers
-        h = [hidden_dim] * (num_layers - 1)
-        self.layers = nn.ModuleList(nn.Linear(n, k) for n, k in zip([input_dim] + h, h + [output_dim]))
-
-    def forward(self, x: Tensor) -> Tensor:
-        """(..., input_dim) -> (..., output_dim)."""
-        for i, layer in enumerate(self.layers):
-            x = F.relu(layer(x)) if i < self.num_layers - 1 else layer(x)
-        return x
 
 
 class Conv1D(nn.Module):
@@ -36,32 +18,6 @@ class Conv1D(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         """(B, L, in_dim) -> (B, L, out_dim)."""
         return self.conv1d(x.transpose(1, 2)).transpose(1, 2)
-
-
-class ConvLinearLayer(nn.Module):
-    """LayerNorm(in) -> Dropout -> kernel-1 Conv1d -> optional ReLU (release components.py:147-154).
-
-    Keys: LayerNorm.weight/bias, net.1.conv1d.weight/bias.
-    """
-
-    def __init__(self, in_dim: int, out_dim: int, dropout: float, relu: bool) -> None:
-        super().__init__()
-        self.relu = relu
-        self.LayerNorm = nn.LayerNorm(in_dim)
-        self.net = nn.Sequential(nn.Dropout(dropout), Conv1D(in_dim, out_dim))
-
-    def forward(self, x: Tensor) -> Tensor:
-        """(B, L, in_dim) -> (B, L, out_dim)."""
-        x = self.net(self.LayerNorm(x))
-        return F.relu(x, inplace=True) if self.relu else x
-
-
-def input_projection(in_dim: int, hidden_dim: int, num_layers: int, dropout: float) -> nn.Sequential:
-    """The release's n_input_proj ConvLinearLayers; ReLU on every layer but the last (model.py:71-90)."""
-    dims = [in_dim] + [hidden_dim] * num_layers
-    return nn.Sequential(
-        *[ConvLinearLayer(dims[i], dims[i + 1], dropout, relu=i < num_layers - 1) for i in range(num_layers)]
-    )
 
 
 class WeightedPool(nn.Module):

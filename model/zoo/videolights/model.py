@@ -9,11 +9,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from model.spans import inverse_sigmoid
+from model.zoo.common.heads import anchor_spans, aux_outputs
+from model.zoo.common.position import TrainablePositionalEncoding, sine_position_encoding
+from model.zoo.common.projection import MLP, input_projection
 from model.zoo.videolights.config import VideoLightsConfig
 from model.zoo.videolights.fra import FeatureRefinement
-from model.zoo.videolights.layers import MLP, input_projection
-from model.zoo.videolights.position import video_sine_encoding
+from model.zoo.videolights.layers import Conv1D
 from model.zoo.videolights.transformer import VLTransformer
 from model.zoo.videolights.unijfm import GlobalFeatureExtractor, moment_saliency, top_moment_clips
 
@@ -21,8 +22,7 @@ from model.zoo.videolights.unijfm import GlobalFeatureExtractor, moment_saliency
 class VideoLights(nn.Module):
     """Input projections -> FRA -> Bi-CMF -> encoder -> anchor decoder, with saliency heads.
 
-    Parameter names equal the release's state-dict keys (the release's unused `txt_position_embed`
-    is not built).
+    Parameter names and sizes equal the release's state-dict keys, txt_position_embed included.
     """
 
     def __init__(self, cfg: VideoLightsConfig) -> None:
@@ -45,8 +45,10 @@ class VideoLights(nn.Module):
         self.span_embed = MLP(d, d, 2, 3)
         self.class_embed = nn.Linear(d, 2)  # 0: foreground, 1: background
         self.query_embed = nn.Embedding(cfg.num_queries, 2)
-        self.input_txt_proj = input_projection(cfg.text_dim, d, cfg.input_proj_layers, cfg.input_dropout)
-        self.input_vid_proj = input_projection(cfg.video_dim, d, cfg.input_proj_layers, cfg.input_dropout)
+        # built by the release, never used (use_txt_pos off: text positions are zeros, model.py:171)
+        self.txt_position_embed = TrainablePositionalEncoding(cfg.text_positions, d, cfg.input_dropout)
+        self.input_txt_proj = input_projection(cfg.text_dim, d, cfg.input_proj_layers, cfg.input_dropout, Conv1D)
+        self.input_vid_proj = input_projection(cfg.video_dim, d, cfg.input_proj_layers, cfg.input_dropout, Conv1D)
         if cfg.contrastive_align_loss:
             self.contrastive_align_projection_query = nn.Linear(d, cfg.contrastive_dim)
             self.contrastive_align_projection_txt = nn.Linear(d, cfg.contrastive_dim)
@@ -100,7 +102,7 @@ class VideoLights(nn.Module):
         vid = self.feature_refinement(vid, txt, src_vid_mask, src_txt_mask)
         video_length = vid.shape[1]
 
-        pos_vid = video_sine_encoding(src_vid_mask, self.hidden_dim)
+        pos_vid = sine_position_encoding(src_vid_mask, self.hidden_dim)
         pos = torch.cat(
             [self.global_rep_pos.reshape(1, 1, -1).repeat(vid.shape[0], 1, 1), pos_vid, torch.zeros_like(txt)], dim=1
         )
@@ -108,7 +110,7 @@ class VideoLights(nn.Module):
         hs, refs, vid_mem, mem_global = self.transformer(src, pad, self.query_embed.weight, pos, video_length)
         assert hs is not None and refs is not None
         outputs_class = self.class_embed(hs)
-        outputs_coord = (self.span_embed(hs) + inverse_sigmoid(refs)).sigmoid()
+        outputs_coord = anchor_spans(self.span_embed, hs, refs)
         out: dict[str, Any] = {"pred_logits": outputs_class[-1], "pred_spans": outputs_coord[-1]}
 
         proj_queries = proj_txt = proj_vid = None
@@ -147,9 +149,7 @@ class VideoLights(nn.Module):
         out["src_vid"] = vid
         out["txt_mask"] = src_txt_mask
         if cfg.aux_loss:
-            out["aux_outputs"] = [
-                {"pred_logits": a, "pred_spans": b} for a, b in zip(outputs_class[:-1], outputs_coord[:-1])
-            ]
+            out["aux_outputs"] = aux_outputs(outputs_class, outputs_coord)
             if proj_queries is not None:
                 for idx, q in enumerate(proj_queries[:-1]):
                     out["aux_outputs"][idx].update(

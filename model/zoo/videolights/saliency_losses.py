@@ -1,10 +1,18 @@
-"""VideoLights saliency terms (release model.py:407-527) and the video-text alignment term (:549-581)."""
+"""VideoLights saliency terms (release model.py:407-527) and the video-text alignment term (:549-581).
+
+The hinge, rank-contrastive and negative-pair terms are QD-DETR's (model.zoo.common.losses); the cosine,
+MR-to-HD, hard pos/neg and alignment terms are VideoLights' own."""
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+
+from model.zoo.common.losses import negative_pair, rank_contrastive, saliency_hinge
 
 
 def shift_scores(scores: Tensor, label_range: Tensor, mask: Tensor, per_video: bool) -> Tensor:
@@ -23,45 +31,11 @@ def _reduce(values: Tensor, mean: bool) -> Tensor:
     return values.mean() if mean else values.sum()
 
 
-def rank_contrastive(scores: Tensor, scores_neg: Tensor, labels: Tensor, mask: Tensor, tau: float = 0.5) -> Tensor:
-    """Rank-contrastive term over [scores | scores_neg] with labels [labels | 0] (model.py:443-481).
-
-    For t = 1..11 (skipped when no clip of the batch has label >= t): log-softmax of s/tau over the 2L
-    clips, mean log-probability of the clips with label >= t, averaged over videos that have one; the
-    sum over t is divided by 12.
-    """
-    s = torch.cat([scores, scores_neg], dim=1)
-    y = torch.cat([labels, torch.zeros_like(labels)], dim=1)
-    m = mask.repeat([1, 2])
-    s = m * s + (1.0 - m) * -1e3
-    total = s.new_zeros(())
-    for t in range(1, 12):
-        pos = y >= t
-        if torch.sum(pos) == 0:
-            continue
-        has_pos = torch.sum(pos, dim=1) > 0
-        cur = s / tau
-        logits = cur - torch.max(cur, dim=1, keepdim=True)[0]
-        log_prob = logits - torch.log(torch.exp(logits).sum(1, keepdim=True) + 1e-6)
-        mean_log_prob_pos = (pos * log_prob * m).sum(1) / (pos.sum(1) + 1e-6)
-        total = total + (-mean_log_prob_pos * has_pos).mean()
-    return total / 12
-
-
 def saliency_loss(
-    outputs: dict,
-    targets: dict,
-    epoch: int,
-    margin: float,
-    cos_sim_coef: float,
-    mr_to_hd_coef: float,
-    hard_pos_neg: bool,
-    hard_pos_neg_coef: float,
-    *,
-    batch_mean: bool = False,
-    per_video_shift: bool = False,
-    epoch_growth: bool = True,
-) -> Tensor:
+    outputs: Mapping[str, Any], targets: Mapping[str, Any], epoch: int, margin: float, cos_sim_coef: float,
+    mr_to_hd_coef: float, hard_pos_neg: bool, hard_pos_neg_coef: float, *, batch_mean: bool = False,
+    per_video_shift: bool = False, epoch_growth: bool = True,
+) -> Tensor:  # fmt: skip
     """loss_saliency = hinge + rank-contrastive + neg-pair + cosine + MR-to-HD cosine + hard pos/neg MSE.
 
     Args:
@@ -80,27 +54,21 @@ def saliency_loss(
     scores_neg = outputs["saliency_scores_neg"]
     labels = targets["saliency_all_labels"]
 
-    loss_neg_pair = (-torch.log(1.0 - torch.sigmoid(scores_neg)) * mask).sum(dim=1).mean()
-    loss_rank = rank_contrastive(scores, scores_neg, labels, mask)
-
-    pos_idx, neg_idx = targets["saliency_pos_labels"], targets["saliency_neg_labels"]
-    num_pairs = pos_idx.shape[1]
-    rows = torch.arange(len(scores), device=scores.device)
-    pos_scores = torch.stack([scores[rows, pos_idx[:, c]] for c in range(num_pairs)], dim=1)
-    neg_scores = torch.stack([scores[rows, neg_idx[:, c]] for c in range(num_pairs)], dim=1)
-    loss_hinge = torch.clamp(margin + neg_scores - pos_scores, min=0).sum() / (len(pos_scores) * num_pairs) * 2
+    loss_neg_pair = negative_pair(scores_neg, mask)
+    loss_rank = rank_contrastive(scores, scores_neg, labels, mask)  # divided by 12, as QD-DETR
+    loss_hinge = saliency_hinge(scores, targets["saliency_pos_labels"], targets["saliency_neg_labels"], margin)
 
     label_range = labels.max() - labels.min()
     gt_norm = F.normalize(labels, dim=1, p=2)
     sal_norm = F.normalize(shift_scores(scores, label_range, mask, per_video_shift), dim=1, p=2)
     cos_err = (1 - F.cosine_similarity(gt_norm, sal_norm)) * cos_sim_coef
 
-    mr_err = scores.new_zeros(1)
+    mr_err = scores.new_zeros(())
     if "saliency_scores_mr" in outputs:
         mr = F.normalize(shift_scores(outputs["saliency_scores_mr"], label_range, mask, per_video_shift), dim=1, p=2)
         mr_err = _reduce(1 - F.cosine_similarity(mr, gt_norm), batch_mean) * mr_to_hd_coef
 
-    hard = scores.new_zeros(1)
+    hard = scores.new_zeros(())
     if hard_pos_neg:
         pos_index = targets["saliency_pos_index"].bool()
         weight = (epoch + 1 if epoch_growth else 1) * hard_pos_neg_coef
@@ -108,20 +76,21 @@ def saliency_loss(
         hard_pos = F.mse_loss(gt_norm * pos_index, sal_norm * pos_index) * weight
         hard = hard_neg + hard_pos
 
-    return loss_hinge + loss_rank + loss_neg_pair + _reduce(cos_err, batch_mean) + mr_err.sum() + hard.sum()
+    return loss_hinge + loss_rank + loss_neg_pair + _reduce(cos_err, batch_mean) + mr_err + hard
 
 
 def video_text_alignment(
-    outputs: dict, labels: Tensor, *, batch_mean: bool = False, per_video_shift: bool = False, mask_text: bool = False
-) -> Tensor:
+    outputs: Mapping[str, Any], labels: Tensor, *, batch_mean: bool = False, per_video_shift: bool = False,
+    mask_text: bool = False,
+) -> Tensor:  # fmt: skip
     """Cosine between the mean text token and every clip, compared with the labels (model.py:549-581).
 
     Release: mean over all (padded) tokens of src_txt; cos with every src_vid clip; shifted by the batch
     minimum / label range; L2-normalised; (1 - cos with the normalised labels) summed over the batch.
-    Returns zeros(1) when outputs lack src_txt/src_vid (the aux layers).
+    Returns 0 when outputs lack src_txt/src_vid (the aux layers).
     """
     if "src_txt" not in outputs or "src_vid" not in outputs:
-        return torch.zeros(1, device=labels.device)
+        return labels.new_zeros(())
     txt, vid = outputs["src_txt"], outputs["src_vid"]
     if mask_text:
         tm = outputs["txt_mask"].unsqueeze(-1)

@@ -16,7 +16,6 @@ from model.zoo.cg_detr.config import (
     SINGLE_FALSE_NEGATIVE_ROW,
     T2V_MASK_PER_VIDEO,
 )
-from model.zoo.cg_detr.convert import UNUSED_PREFIXES
 from model.zoo.convert import load_mapped, model_from_release, release_options
 from tests.model.zoo.release import (
     assert_close_tree,
@@ -115,12 +114,10 @@ def test_paper_size(folder, inputs):
     ckpt = paper_size_checkpoint(folder)
     model, _, _, unused = model_from_release(ckpt, FAMILY)
     spec = json.loads((folder / "paper_size_keys.json").read_text())
-    # Every release key is mapped except the two modules the release builds and never calls.
-    assert unused and all(any(k.startswith(p) for p in UNUSED_PREFIXES) for k in unused)
-    assert {k for k, _, _ in spec["keys"]} == set(model.state_dict()) | set(unused)
-    n_ours = sum(p.numel() for p in model.parameters())
-    n_unused = sum(ckpt["model"][k].numel() for k in unused)
-    assert n_ours + n_unused == spec["n_params"] == 12_615_467
+    # Every release key is mapped, the two modules the release builds and never calls included.
+    assert unused == {}
+    assert {k for k, _, _ in spec["keys"]} == set(model.state_dict())
+    assert sum(p.numel() for p in model.parameters()) == spec["n_params"] == 12_615_467
     ref = load(folder / "paper_size_outputs.pt")
     model.eval()
     for batch in BATCHES:

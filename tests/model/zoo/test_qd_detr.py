@@ -109,11 +109,10 @@ def test_paper_size(folder: Path) -> None:
     ckpt = paper_size_checkpoint(folder)
     model, _, cfg, unused = model_from_release(ckpt, FAMILY)
     assert cfg.hidden_dim == 256 and cfg.num_heads == 8 and cfg.ffn_dim == 1024
-    # the only release keys not mapped are the never-used text position embedding
-    assert set(unused) == {k for k, _, _ in spec["keys"] if k.startswith("txt_position_embed.")}
-    unused_params = sum(ckpt["model"][k].numel() for k in unused)
-    assert sum(p.numel() for p in model.parameters()) + unused_params == spec["n_params"]
-    assert set(model.state_dict()) | set(unused) == {k for k, _, _ in spec["keys"]}
+    # every release key is mapped, txt_position_embed (built by the release, never used) included
+    assert unused == {}
+    assert sum(p.numel() for p in model.parameters()) == spec["n_params"]
+    assert set(model.state_dict()) == {k for k, _, _ in spec["keys"]}
     ref = _fixture(folder, "paper_size_outputs.pt")
     for batch in BATCHES:
         ours = _eval_outputs(model, _fixture(folder, "inputs.pt")[batch])
