@@ -342,7 +342,8 @@ def _require_features(preset: str, features: Optional[str]) -> None:
 
 
 def _parse_options(options: list[str]) -> dict:
-    """["dec_layers=2", "fra=false"] -> {"dec_layers": 2, "fra": False} (values read as JSON, else text)."""
+    """["dec_layers=2", "fidelity=corrected"] -> {"dec_layers": 2, "fidelity": "corrected"}
+    (values read as JSON, else text)."""
     import json
 
     parsed = {}

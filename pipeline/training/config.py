@@ -64,8 +64,8 @@ class TrainRunConfig(BaseModel):
         out_dir: run folder: last.ckpt, best.ckpt, metrics.jsonl, config.json.
         features: feature set to train on instead of the preset's (model input sizes follow);
             required for presets without one (the `tiny` preset).
-        model_overrides: ModelConfig fields to change, for ablations (e.g. {"fra": False,
-            "projection": "linear"}) or small test models; validated with the rest.
+        model_overrides: model config fields to change, for ablations (e.g. {"fidelity": "corrected"},
+            {"corrections": ["fra_correlation"]}) or small test models; validated with the rest.
         domain: TVSum only: train and validate on the videos of this domain (one model per domain).
         epochs, batch_size, lr, eval_every, seed: override the preset's TrainConfig values.
         device: "auto" (CUDA when available), "cpu", "cuda" or "cuda:N".
