@@ -129,3 +129,22 @@ def test_a_release_checkpoint_predicts_on_a_real_video(data_dir, charades_video,
         assert predictor.experiment.features.extractor_preset == "tiny"
         (result,) = predictor.predict(charades_video, ["a person opens a door"])
         assert result["pred_relevant_windows"] and len(result["pred_saliency_scores"]) > 0
+
+
+def test_a_release_checkpoint_initialises_fine_tuning(data_dir, tmp_path) -> None:
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "training"))
+    from planted import TINY_CLIP, planted_dataset
+
+    from pipeline.training import TrainRunConfig, train
+
+    release = tmp_path / "model_best.ckpt"
+    _tiny_feature_release(data_dir / "release" / "moment_detr", "moment_detr", release)
+    converted = convert_release_file(release)
+    sizes = {k: v for k, v in converted["config"]["model"].items() if k not in ("name", "video_dim", "text_dim")}
+    data = planted_dataset(tmp_path / "data", n_train=8, n_val=4)
+    run = train(TrainRunConfig(preset="moment_detr-tiny", features=TINY_CLIP, model_overrides=sizes,
+                               train_annotations=data["train"], store=data["store"], out_dir=str(tmp_path / "run"),
+                               epochs=1, batch_size=4, device="cpu", stage="finetune", init_from=str(release)))
+    assert (run.missing_keys, run.unexpected_keys) == ([], [])
