@@ -96,7 +96,7 @@ def test_the_flow_refuses_an_unknown_refresh_step(write_config, tmp_path) -> Non
 def test_invalid_model_overrides_are_refused_before_the_run(write_config) -> None:
     from pydantic import ValidationError
 
-    with pytest.raises(ValidationError, match=r"finetune\.model_overrides give an invalid tiny model: .*hidden_dim=30"):
+    with pytest.raises(ValidationError, match=r"finetune\.model_overrides give an invalid tiny model: .*hidden_dim 30"):
         write_config(finetune={"model_overrides": {"hidden_dim": 30}})
 
 
