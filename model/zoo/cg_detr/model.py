@@ -46,6 +46,23 @@ def relevant_clips_of(targets: Mapping[str, Any]) -> Tensor:
     return targets["relevant_clips"] if "relevant_clips" in targets else targets["saliency_all_labels"]
 
 
+def context_token(src_vid: Tensor, src_vid_mask: Tensor) -> tuple[Tensor, Tensor]:
+    """Mean projected video over valid clips, detached (release `model.py:242-245`).
+
+    (B, Lv, d), float (B, Lv) -> context token (B, 1, d) and the valid lengths, long (B,).
+    """
+    vlen = src_vid_mask.sum(1).long()
+    ctx = torch.stack([src_vid[i, : vlen[i]].mean(0) for i in range(src_vid.shape[0])]).detach().unsqueeze(1)
+    return ctx, vlen
+
+
+# Outputs only the training forward (targets given) fills; None at inference.
+TRAIN_ONLY_KEYS = (
+    "memory_moment", "nmmemory_moment", "sentence_txt", "sentence_dummy",
+    "moment2txt_similarity", "nmoment2txt_similarity", "moment_mask", "src_vid",
+)
+
+
 class CGDETR(nn.Module):
     """CG-DETR: dummy-calibrated text-to-video attention, adaptive saliency token, DAB decoder.
 
@@ -95,6 +112,85 @@ class CGDETR(nn.Module):
             math.sqrt(self.hidden_dim)
         )
 
+    def _project_inputs(
+        self, src_vid: Tensor, src_vid_mask: Tensor, src_txt: Tensor, src_txt_mask: Tensor
+    ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """Project and type-embed the inputs.
+
+        (B, Lv, Dv), (B, Lv), (B, Lt, Dt), (B, Lt) -> video (B, Lv, d), text (B, Lt, d),
+        video positions (B, Lv, d) (sine) and text positions (B, Lt, d) (zeros).
+        """
+        src_vid = self.input_vid_proj(src_vid)
+        src_txt = self.input_txt_proj(src_txt)
+        src_vid = src_vid + self.token_type_embeddings(torch.full_like(src_vid_mask.long(), 1))
+        src_txt = src_txt + self.token_type_embeddings(torch.zeros_like(src_txt_mask.long()))
+        pos_vid = self.position_embed(src_vid_mask)
+        pos_txt = torch.zeros_like(src_txt)
+        return src_vid, src_txt, pos_vid, pos_txt
+
+    def _encode_dummies(
+        self, src_txt: Tensor, src_txt_mask: Tensor, pos_txt: Tensor
+    ) -> tuple[Tensor, Tensor, Tensor]:
+        """Dummy tokens encoded together with the text; only the dummies are kept.
+
+        (B, Lt, d), float (B, Lt), (B, Lt, d) -> dummy tokens (B, nd, d), their positions (B, nd, d) and
+        the [dummy; text] positions (B, nd + Lt, d), the tensor the main pass reuses (one autograd node, so
+        the two gradients into dummy_rep_pos sum in the release's order).
+        """
+        bs, nd = src_txt.shape[0], self.num_dummies
+        dummy_valid = torch.ones(bs, nd, dtype=torch.bool, device=src_txt.device)
+        pos_dummy = self.dummy_rep_pos.unsqueeze(0).repeat(bs, 1, 1)
+        dummy_in = torch.cat([self.dummy_rep_token.unsqueeze(0).repeat(bs, 1, 1), src_txt], dim=1)
+        dummy_mask = ~torch.cat([dummy_valid, src_txt_mask.bool()], dim=1)
+        pos_txt_dummy = torch.cat([pos_dummy, pos_txt], dim=1)
+        encoded = self.txtproj_encoder(dummy_in.permute(1, 0, 2), dummy_mask, pos_txt_dummy.permute(1, 0, 2))
+        return encoded[:nd].permute(1, 0, 2), pos_dummy, pos_txt_dummy
+
+    def _run_transformer(
+        self, src: Tensor, mask: Tensor, pos: Tensor, video_length: int, ctx_token: Tensor, vlen: Tensor
+    ) -> Any:
+        """One transformer pass over [video; dummies; text].
+
+        src (N, Lv + nd + Lt, d), mask bool (N, Lv + nd + Lt) (True = valid), pos like src,
+        ctx_token (N, 1, d), vlen long (N,) -> the transformer's output (hs, references, memory_local,
+        memory_global, attn_weights).
+        """
+        return self.transformer(
+            src, ~mask, self.query_embed.weight, pos, video_length, ctx_token, self.global_rep_token,
+            self.global_rep_pos, vlen,
+        )
+
+    def _negative_pass(
+        self, vid: Sequence[str], src_vid: Tensor, src_vid_mask: Tensor, src_txt_dummy: Tensor,
+        src_txt_mask_dummy: Tensor, pos: Tensor, video_length: int, ctx_token: Tensor,
+    ) -> dict[str, Any]:
+        """Rerun the transformer with the text of the next sample, for rows whose source video differs.
+
+        src_vid (B, Lv, d), src_vid_mask float (B, Lv), src_txt_dummy (B, nd + Lt, d), src_txt_mask_dummy
+        float (B, nd + Lt), pos (B, Lv + nd + Lt, d), ctx_token (B, 1, d) -> saliency_scores_neg (N, Lv),
+        t2vattnvalues_neg (N, Lv), src_txt_mask_neg (N, nd + Lt) (only when N > 0) and real_neg_mask (B,) bool.
+        """
+        nd = self.num_dummies
+        out: dict[str, Any] = {}
+        ori_vid = source_video_ids(vid, self.cfg.strip_vid_window)
+        neg_vid = ori_vid[1:] + ori_vid[:1]
+        real_neg_mask = torch.tensor([a != b for a, b in zip(ori_vid, neg_vid)], device=src_vid.device)
+        if real_neg_mask.any():
+            # Words AND their encoded dummies are rolled by one along the batch; video stays.
+            txt_neg = torch.cat([src_txt_dummy[1:], src_txt_dummy[:1]], dim=0)
+            txt_mask_neg = torch.cat([src_txt_mask_dummy[1:], src_txt_mask_dummy[:1]], dim=0)
+            src_neg = torch.cat([src_vid, txt_neg], dim=1)[real_neg_mask]
+            mask_neg = torch.cat([src_vid_mask, txt_mask_neg], dim=1).bool()[real_neg_mask]
+            txt_mask_neg = txt_mask_neg[real_neg_mask]
+            out_n = self._run_transformer(src_neg, mask_neg, pos.clone()[real_neg_mask], video_length,
+                                          ctx_token[real_neg_mask], src_vid_mask[real_neg_mask].sum(1).long())
+            out["saliency_scores_neg"] = self._saliency(out_n.memory_local, out_n.memory_global)
+            out["src_txt_mask_neg"] = txt_mask_neg
+            attn_neg = (out_n.attn_weights[:, :, nd:] * txt_mask_neg[:, nd:].unsqueeze(1)).sum(2)
+            out["t2vattnvalues_neg"] = torch.clamp(attn_neg, 0, 1)
+        out["real_neg_mask"] = real_neg_mask
+        return out
+
     def forward(
         self,
         src_vid: Tensor,
@@ -125,88 +221,55 @@ class CGDETR(nn.Module):
             moment2txt_similarity, nmoment2txt_similarity, moment_mask, src_vid (None at inference),
             and aux_outputs (list of {pred_logits, pred_spans} for all but the last decoder layer).
         """
-        nd, d = self.num_dummies, self.hidden_dim
-        bs, video_length = src_vid_mask.shape
-
-        src_vid = self.input_vid_proj(src_vid)
-        src_txt = self.input_txt_proj(src_txt)
-        src_vid = src_vid + self.token_type_embeddings(torch.full_like(src_vid_mask.long(), 1))
-        src_txt = src_txt + self.token_type_embeddings(torch.zeros_like(src_txt_mask.long()))
-        pos_vid = self.position_embed(src_vid_mask)
-        pos_txt = torch.zeros_like(src_txt)
-
-        # Dummy tokens encoded together with the text; only the dummies are kept.
-        dummy_valid = torch.ones(bs, nd, dtype=torch.bool, device=src_txt.device)
-        pos_dummy = self.dummy_rep_pos.unsqueeze(0).repeat(bs, 1, 1)
-        dummy_in = torch.cat([self.dummy_rep_token.unsqueeze(0).repeat(bs, 1, 1), src_txt], dim=1)
-        dummy_mask = ~torch.cat([dummy_valid, src_txt_mask.bool()], dim=1)
-        pos_txt_dummy = torch.cat([pos_dummy, pos_txt], dim=1)
-        encoded = self.txtproj_encoder(dummy_in.permute(1, 0, 2), dummy_mask, pos_txt_dummy.permute(1, 0, 2))
-        dummy_token = encoded[:nd].permute(1, 0, 2)  # (B, nd, d)
-
+        video_length = src_vid_mask.shape[1]
+        src_vid, src_txt, pos_vid, pos_txt = self._project_inputs(src_vid, src_vid_mask, src_txt, src_txt_mask)
+        dummy_token, pos_dummy, pos_txt_dummy = self._encode_dummies(src_txt, src_txt_mask, pos_txt)
         src_txt_dummy = torch.cat([dummy_token, src_txt], dim=1)
+        dummy_valid = torch.ones(dummy_token.shape[:2], dtype=torch.bool, device=dummy_token.device)
         src_txt_mask_dummy = torch.cat([dummy_valid, src_txt_mask], dim=1)  # float (B, nd + Lt)
-        src = torch.cat([src_vid, src_txt_dummy], dim=1)
-        mask = torch.cat([src_vid_mask, src_txt_mask_dummy], dim=1).bool()
+        src = torch.cat([src_vid, src_txt_dummy], dim=1)  # (B, Lv + nd + Lt, d)
+        mask = torch.cat([src_vid_mask, src_txt_mask_dummy], dim=1).bool()  # True = valid
         pos = torch.cat([pos_vid, pos_txt_dummy], dim=1)
+        ctx_token, vlen = context_token(src_vid, src_vid_mask)
 
-        vlen = src_vid_mask.sum(1).long()
-        # Mean projected video over valid clips, detached (model.py:242-245).
-        ctx_token = torch.stack([src_vid[i, : vlen[i]].mean(0) for i in range(bs)]).detach().unsqueeze(1)
-
-        def run(src_: Tensor, mask_: Tensor, pos_: Tensor, ctx_: Tensor, vlen_: Tensor):
-            return self.transformer(
-                src_, ~mask_, self.query_embed.weight, pos_, video_length, ctx_, self.global_rep_token,
-                self.global_rep_pos, vlen_,
-            )
-
-        out_t = run(src, mask, pos, ctx_token, vlen)
-        train: dict[str, Any] = {
-            "memory_moment": None, "nmmemory_moment": None, "sentence_txt": None, "sentence_dummy": None,
-            "moment2txt_similarity": None, "nmoment2txt_similarity": None, "moment_mask": None, "src_vid": None,
-        }
-        if targets is not None:
-            train = self._train_branches(src_vid, pos_vid, src_vid_mask, src_txt, src_txt_mask, pos_txt,
-                                         dummy_token, pos_dummy, relevant_clips_of(targets))
+        out_t = self._run_transformer(src, mask, pos, video_length, ctx_token, vlen)
+        train = dict.fromkeys(TRAIN_ONLY_KEYS) if targets is None else self._train_branches(
+            src_vid, pos_vid, src_vid_mask, src_txt, src_txt_mask, pos_txt, dummy_token, pos_dummy,
+            relevant_clips_of(targets))
 
         outputs_class = self.class_embed(out_t.hs)
         outputs_coord = anchor_spans(self.span_embed, out_t.hs, out_t.references)
-        out: dict[str, Any] = {"pred_logits": outputs_class[-1], "pred_spans": outputs_coord[-1]}
-
-        out["saliency_scores_neg"] = None
-        out["t2vattnvalues_neg"] = None
-        out["real_neg_mask"] = None
+        out: dict[str, Any] = {"pred_logits": outputs_class[-1], "pred_spans": outputs_coord[-1],
+                               "saliency_scores_neg": None, "t2vattnvalues_neg": None, "real_neg_mask": None}
         if vid is not None:
-            ori_vid = source_video_ids(vid, self.cfg.strip_vid_window)
-            neg_vid = ori_vid[1:] + ori_vid[:1]
-            real_neg_mask = torch.tensor([a != b for a, b in zip(ori_vid, neg_vid)], device=src.device)
-            if real_neg_mask.any():
-                # Words AND their encoded dummies are rolled by one along the batch; video stays.
-                txt_neg = torch.cat([src_txt_dummy[1:], src_txt_dummy[:1]], dim=0)
-                txt_mask_neg = torch.cat([src_txt_mask_dummy[1:], src_txt_mask_dummy[:1]], dim=0)
-                src_neg = torch.cat([src_vid, txt_neg], dim=1)[real_neg_mask]
-                mask_neg = torch.cat([src_vid_mask, txt_mask_neg], dim=1).bool()[real_neg_mask]
-                txt_mask_neg = txt_mask_neg[real_neg_mask]
-                out_n = run(src_neg, mask_neg, pos.clone()[real_neg_mask], ctx_token[real_neg_mask],
-                            src_vid_mask[real_neg_mask].sum(1).long())
-                out["saliency_scores_neg"] = self._saliency(out_n.memory_local, out_n.memory_global)
-                out["src_txt_mask_neg"] = txt_mask_neg
-                attn_neg = (out_n.attn_weights[:, :, nd:] * txt_mask_neg[:, nd:].unsqueeze(1)).sum(2)
-                out["t2vattnvalues_neg"] = torch.clamp(attn_neg, 0, 1)
-            out["real_neg_mask"] = real_neg_mask
-
-        out["saliency_scores"] = self._saliency(out_t.memory_local, out_t.memory_global)
-        out["cate_attn_weights"] = out_t.attn_weights
-        out["txt_mask"] = src_txt_mask_dummy
-        attn = (out_t.attn_weights[:, :, nd:] * src_txt_mask.unsqueeze(1)).sum(2)
-        out["t2vattnvalues"] = torch.clamp(attn, 0, 1)
-        out["dummy_tokens"] = dummy_token
-        out["global_rep_tokens"] = self.global_rep_token
-        out["video_mask"] = src_vid_mask
+            out.update(self._negative_pass(vid, src_vid, src_vid_mask, src_txt_dummy, src_txt_mask_dummy, pos,
+                                           video_length, ctx_token))
+        out.update(self._main_outputs(out_t, src_txt_mask, src_txt_mask_dummy, dummy_token, src_vid_mask))
         out.update(train)
         if self.cfg.aux_loss:
             out["aux_outputs"] = aux_outputs(outputs_class, outputs_coord)
         return out
+
+    def _main_outputs(
+        self, out_t: Any, src_txt_mask: Tensor, src_txt_mask_dummy: Tensor, dummy_token: Tensor, src_vid_mask: Tensor
+    ) -> dict[str, Any]:
+        """Saliency and attention outputs of the main pass.
+
+        out_t: the main transformer output; src_txt_mask float (B, Lt); src_txt_mask_dummy float (B, nd + Lt);
+        dummy_token (B, nd, d); src_vid_mask float (B, Lv) -> saliency_scores (B, Lv), cate_attn_weights
+        (B, Lv, nd + Lt), txt_mask, t2vattnvalues (B, Lv), dummy_tokens, global_rep_tokens, video_mask.
+        """
+        saliency = self._saliency(out_t.memory_local, out_t.memory_global)
+        attn = (out_t.attn_weights[:, :, self.num_dummies:] * src_txt_mask.unsqueeze(1)).sum(2)
+        return {
+            "saliency_scores": saliency,
+            "cate_attn_weights": out_t.attn_weights,
+            "txt_mask": src_txt_mask_dummy,
+            "t2vattnvalues": torch.clamp(attn, 0, 1),
+            "dummy_tokens": dummy_token,
+            "global_rep_tokens": self.global_rep_token,
+            "video_mask": src_vid_mask,
+        }
 
     def _train_branches(
         self, src_vid: Tensor, pos_vid: Tensor, src_vid_mask: Tensor, src_txt: Tensor, src_txt_mask: Tensor,

@@ -60,6 +60,65 @@ class TaskWeave(nn.Module):
         mean = saliency.mean(dim=1, keepdim=True)
         return (saliency > mean).to(saliency.dtype)
 
+    def _project_inputs(
+        self, src_vid: Tensor, src_vid_mask: Tensor, src_txt: Tensor, src_txt_mask: Tensor
+    ) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
+        """Input projections, padding masks and positions.
+
+        (B, Lv, Dv), float (B, Lv), (B, Lt, Dt), float (B, Lt) -> video (B, Lv, d), text (B, Lt, d),
+        video padding bool (B, Lv), text padding bool (B, Lt) (True = padding) and positions
+        (B, Lv + Lt, d) (sine for the video, zeros for the text).
+        """
+        src_vid = self.input_vid_proj(src_vid)
+        src_txt = self.input_txt_proj(src_txt)
+        vid_pad = ~src_vid_mask.bool()
+        txt_pad = ~src_txt_mask.bool()
+        pos = torch.cat([self.position_embed(src_vid_mask), torch.zeros_like(src_txt)], dim=1)
+        return src_vid, src_txt, vid_pad, txt_pad, pos
+
+    def _main_pass(
+        self, src_vid: Tensor, src_txt: Tensor, src_vid_mask: Tensor, padding_mask: Tensor, pos: Tensor,
+        feedback: bool,
+    ) -> tuple[Any, Tensor]:
+        """The moment pass, preceded by highlight-guided feedback when `feedback`.
+
+        src_vid (B, Lv, d), src_txt (B, Lt, d), float src_vid_mask (B, Lv), padding_mask bool (B, Lv + Lt),
+        pos (B, Lv + Lt, d) -> the transformer output (hs (layers, B, Q, d), references, hd_memory) and
+        saliency_scores (B, Lv). With feedback, a first saliency-only pass scales up the clips above the
+        mean saliency (video + video * mask) and its saliency is the one returned (model.py:189).
+        """
+        video_length = src_vid.shape[1]
+        anchors = self.query_embed.weight
+        if feedback:
+            first = self.transformer(
+                torch.cat([src_vid, src_txt], dim=1), padding_mask, anchors, pos, video_length, moments=False
+            )
+            saliency_scores = self.saliency(first.hd_memory)
+            emphasis = self._feedback_mask(saliency_scores, src_vid_mask).unsqueeze(-1)
+            fed_back = src_vid + src_vid * emphasis
+            out = self.transformer(torch.cat([fed_back, src_txt], dim=1), padding_mask, anchors, pos, video_length)
+            # the second pass's saliency is not used (model.py:189: saliency_scores from the first pass)
+        else:
+            out = self.transformer(torch.cat([src_vid, src_txt], dim=1), padding_mask, anchors, pos, video_length)
+            saliency_scores = self.saliency(out.hd_memory)
+        return out, saliency_scores
+
+    def _negative_saliency(
+        self, src_vid: Tensor, src_txt: Tensor, vid_pad: Tensor, txt_pad: Tensor, pos: Tensor
+    ) -> Tensor:
+        """Saliency with the text rolled by one within the batch (sample i gets the text of i+1).
+
+        src_vid (B, Lv, d), src_txt (B, Lt, d), paddings bool (B, Lv) and (B, Lt), pos (B, Lv + Lt, d)
+        -> (B, Lv).
+        """
+        src_txt_neg = torch.cat([src_txt[1:], src_txt[0:1]], dim=0)
+        txt_pad_neg = torch.cat([txt_pad[1:], txt_pad[0:1]], dim=0)
+        negative = self.transformer(
+            torch.cat([src_vid, src_txt_neg], dim=1), torch.cat([vid_pad, txt_pad_neg], dim=1),
+            self.query_embed.weight, pos, src_vid.shape[1], moments=False,
+        )
+        return self.saliency(negative.hd_memory)
+
     def forward(
         self, src_vid: Tensor, src_vid_mask: Tensor, src_txt: Tensor, src_txt_mask: Tensor,
         epoch: int | None = None,
@@ -80,44 +139,19 @@ class TaskWeave(nn.Module):
             [hd_log_var, mr_log_var] as `hd_log_var` and `mr_log_var` (the (1,) log-variance
             parameters of the uncertainty-weighted objective).
         """
-        src_vid = self.input_vid_proj(src_vid)
-        src_txt = self.input_txt_proj(src_txt)
-        vid_pad = ~src_vid_mask.bool()
-        txt_pad = ~src_txt_mask.bool()
+        src_vid, src_txt, vid_pad, txt_pad, pos = self._project_inputs(src_vid, src_vid_mask, src_txt, src_txt_mask)
         padding_mask = torch.cat([vid_pad, txt_pad], dim=1)
-        pos = torch.cat([self.position_embed(src_vid_mask), torch.zeros_like(src_txt)], dim=1)
-        video_length = src_vid.shape[1]
-        anchors = self.query_embed.weight
-
         feedback = epoch is None or epoch + 1 > self.feedback_start_epoch
-        if feedback:
-            first = self.transformer(
-                torch.cat([src_vid, src_txt], dim=1), padding_mask, anchors, pos, video_length, moments=False
-            )
-            saliency_scores = self.saliency(first.hd_memory)
-            emphasis = self._feedback_mask(saliency_scores, src_vid_mask).unsqueeze(-1)
-            fed_back = src_vid + src_vid * emphasis
-            out = self.transformer(torch.cat([fed_back, src_txt], dim=1), padding_mask, anchors, pos, video_length)
-            # the second pass's saliency is not used (model.py:189: saliency_scores from the first pass)
-        else:
-            out = self.transformer(torch.cat([src_vid, src_txt], dim=1), padding_mask, anchors, pos, video_length)
-            saliency_scores = self.saliency(out.hd_memory)
+        out, saliency_scores = self._main_pass(src_vid, src_txt, src_vid_mask, padding_mask, pos, feedback)
 
         outputs_class = self.class_embed(out.hs)  # (layers, B, Q, 2)
         outputs_coord = anchor_spans(self.span_embed, out.hs, out.references)
-
-        src_txt_neg = torch.cat([src_txt[1:], src_txt[0:1]], dim=0)
-        txt_pad_neg = torch.cat([txt_pad[1:], txt_pad[0:1]], dim=0)
-        negative = self.transformer(
-            torch.cat([src_vid, src_txt_neg], dim=1), torch.cat([vid_pad, txt_pad_neg], dim=1), anchors, pos,
-            video_length, moments=False,
-        )
 
         result: dict[str, Any] = {
             "pred_logits": outputs_class[-1],
             "pred_spans": outputs_coord[-1],
             "saliency_scores": saliency_scores,
-            "saliency_scores_neg": self.saliency(negative.hd_memory),
+            "saliency_scores_neg": self._negative_saliency(src_vid, src_txt, vid_pad, txt_pad, pos),
             "video_mask": src_vid_mask,
         }
         if self.aux_loss:
