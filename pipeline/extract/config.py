@@ -52,9 +52,13 @@ class ExtractConfig(BaseModel):
         device: "cpu", "cuda" or "cuda:N".
         weights_dir: where paper weights are read from (None: the usual caches).
         batch_size: clips per network call; batches span clips and videos.
-        decode_workers: videos decoded at the same time (threads; decord and PyAV release the GIL).
+        decode_workers: videos decoded at the same time, one per decode worker.
+        decode_processes: True (default): each decode worker decodes and preprocesses in a process of
+            its own and hands the clips over through shared memory (scales with cores); False: in a
+            thread of this process (PyAV's per-frame work then shares one GIL with the inference loop).
         preprocess_workers: CPU threads preprocessing clips while the network runs.
-        queue_chunks: decoded-and-preprocessed chunks held ahead of the network (bounds memory).
+        queue_chunks: decoded-and-preprocessed chunks held ahead of the network (bounds memory); a decode
+            process has `queue_chunks + 1` shared-memory slots of one chunk each.
         decode: clip length and decoder settings.
         seed: initialisation seed of tiny presets.
         crop_size: pixels every video extractor decodes (short side) and centre-crops; None keeps
@@ -69,6 +73,7 @@ class ExtractConfig(BaseModel):
     weights_dir: str | None = None
     batch_size: int = Field(default=32, ge=1)
     decode_workers: int = Field(default=1, ge=1)
+    decode_processes: bool = True
     preprocess_workers: int = Field(default=2, ge=1)
     queue_chunks: int = Field(default=2, ge=1)
     decode: DecodeConfig = DecodeConfig()

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import os
+import pickle
 import queue
 import threading
 import time
@@ -54,7 +55,8 @@ from pipeline.extract.plan import (
     plan_videos,
 )
 from pipeline.extract.taps import DecodeTap
-from pipeline.extract.worker import DecodeWorker
+from pipeline.extract.procs import SlotLease
+from pipeline.extract.worker import DecodeWorker, ProcessDecodeWorker
 from pipeline.extractors import VideoExtractor
 from pipeline.video.clips import DecodeStats
 from pipeline.video.reader import video_id
@@ -79,7 +81,7 @@ class ExtractionEngine:
         self.stats = stats if stats is not None else {}
         self.written_after, self.taps = written_after, taps
         self.by_vid = {job.vid: job for job in jobs}
-        self.batches: dict[str, list[tuple[str, int, torch.Tensor]]] = defaultdict(list)
+        self.batches: dict[str, list[tuple[str, int, torch.Tensor, SlotLease | None]]] = defaultdict(list)
         self.finished: dict[str, ExtractRecord] = {}
         self.deferred: list[VideoJob] = []
 
@@ -97,12 +99,14 @@ class ExtractionEngine:
         pool = ThreadPoolExecutor(config.preprocess_workers, thread_name_prefix="preprocess")
         claim = partial(claim_job, store=self.store, extractors=self.extractors,
                         clip_seconds=config.decode.clip_seconds, written_after=self.written_after)
-        worker = DecodeWorker(todo, inbox, self.extractors, config, self.stats, pool, claim, self.taps, stop)
-        threads = [threading.Thread(target=worker, name=f"decode-{i}", daemon=True)
-                   for i in range(min(config.decode_workers, len(self.jobs)))]
-        for thread in threads:
-            thread.start()
+        kind = ProcessDecodeWorker if config.decode_processes and _picklable(self.extractors) else DecodeWorker
+        workers: list[DecodeWorker] = []
+        threads: list[threading.Thread] = []
         try:
+            for i in range(min(config.decode_workers, len(self.jobs))):
+                workers.append(kind(todo, inbox, self.extractors, config, self.stats, pool, claim, self.taps, stop))
+                threads.append(threading.Thread(target=workers[-1], name=f"decode-{i}", daemon=True))
+                threads[-1].start()
             running = len(threads)
             while running:
                 message = inbox.get()
@@ -112,7 +116,11 @@ class ExtractionEngine:
                 self._flush(name)
         finally:
             stop.set()
+            for worker in workers:
+                worker.interrupt()
             _drain(inbox, threads)
+            for worker in workers:
+                worker.close()
             pool.shutdown(wait=False)
             for job in self.jobs:  # claims of videos left unwritten by an error
                 job.release()
@@ -121,10 +129,15 @@ class ExtractionEngine:
     def handle(self, message: Message) -> None:
         """Act on one message of a decode worker."""
         match message:
-            case ClipsReady(vid, name, first, tensors):
-                self.batches[name].extend((vid, first + i, t) for i, t in enumerate(tensors))
+            case ClipsReady(vid, name, first, tensors, lease):
+                self.batches[name].extend((vid, first + i, t, lease) for i, t in enumerate(tensors))
+                if lease is not None and not tensors:
+                    lease.done()
                 if len(self.batches[name]) >= self.config.batch_size:
                     self._flush(name)
+                if lease is not None and lease.starved:  # its decoder waits for a slot our batches hold
+                    for held in list(self.batches):
+                        self._flush(held)
             case VideoDecoded(vid, n_clips):
                 self.by_vid[vid].n_clips = n_clips
                 self._maybe_write(self.by_vid[vid])
@@ -138,7 +151,9 @@ class ExtractionEngine:
                 log.warning("%s: failed: %s", self.by_vid[vid].path, reason)
                 self.by_vid[vid].release()
                 for name in list(self.batches):
+                    dropped = [b for b in self.batches[name] if b[0] == vid]
                     self.batches[name] = [b for b in self.batches[name] if b[0] != vid]
+                    _return_leases(dropped)
                 self._settle(self._record(vid, "failed", reason=reason))
             case WorkerCrashed(vid, error):
                 raise RuntimeError(f"extraction stopped at {self.by_vid[vid].path}: {error!r}") from error
@@ -157,11 +172,15 @@ class ExtractionEngine:
         items = self.batches.pop(name, [])
         if not items:
             return
-        rows = self.extractors[name].encode_batch(torch.stack([t for _, _, t in items])).numpy()
-        for (vid, index, _), row in zip(items, rows):
+        try:
+            batch = torch.stack([t for _, _, t, _ in items])  # the one copy out of the decoders' slots
+        finally:
+            _return_leases(items)
+        rows = self.extractors[name].encode_batch(batch).numpy()
+        for (vid, index, _, _), row in zip(items, rows):
             if vid not in self.finished:
                 self.by_vid[vid].rows[name][index] = row
-        for vid in dict.fromkeys(vid for vid, _, _ in items):
+        for vid in dict.fromkeys(vid for vid, _, _, _ in items):
             self._maybe_write(self.by_vid[vid])
 
     def _maybe_write(self, job: VideoJob) -> None:
@@ -183,6 +202,27 @@ class ExtractionEngine:
         log.info("%s: %s features of %s clips written in %.2f s", job.vid, "+".join(job.needed), counts, seconds)
         self._settle(self._record(job.vid, "done", extractors=job.needed, n_clips=max(job.n_clips.values()),
                                   seconds=seconds))
+
+
+def _picklable(extractors: Mapping[str, VideoExtractor]) -> bool:
+    """Whether decode processes can take the extractors' preprocessing (their settings pickle); if
+    not (a class made at run time), the run decodes in threads and says why."""
+    try:
+        for name, extractor in extractors.items():
+            if type(extractor).__module__ == "__main__":  # decoder processes do not import the main script
+                raise pickle.PicklingError(f"{name}: class {type(extractor).__name__} is defined in __main__")
+            pickle.dumps(extractor.without_network())
+    except (pickle.PicklingError, TypeError, AttributeError) as exc:
+        log.warning("decoding in threads, not processes: the extractors' preprocessing cannot be sent to a "
+                    "process (%s)", exc)
+        return False
+    return True
+
+
+def _return_leases(items: list[tuple[str, int, torch.Tensor, SlotLease | None]]) -> None:
+    """Return the slots of batched (or dropped) clips: each lease once per extractor's message."""
+    for lease in {id(item[3]): item[3] for item in items if item[3] is not None}.values():
+        lease.done()
 
 
 def _drain(inbox: queue.Queue, threads: list[threading.Thread]) -> None:

@@ -11,6 +11,7 @@ from typing import ClassVar
 
 import numpy as np
 import torch
+from pydantic import BaseModel
 
 from pipeline.common.device import resolve_device
 from pipeline.extractors.frames import (
@@ -23,6 +24,7 @@ from pipeline.extractors.frames import (
 from pipeline.video.sampling import ReferenceFrames, SamplingSpec
 
 PRESETS: tuple[str, ...] = ("tiny", "paper")
+_PLAIN = (bool, int, float, str, tuple, type(None), torch.device, BaseModel)
 
 
 def check_preset(preset: str) -> None:
@@ -151,6 +153,13 @@ class VideoExtractor(_Encoder, ABC):
         twin = copy.copy(self)
         twin.crop_size = crop_size
         twin.sampling = self.sampling.model_copy(update={"short_side": crop_size})
+        return twin
+
+    def without_network(self) -> VideoExtractor:
+        """A copy holding only plain settings (no network, tokenizer or device state): what a decode
+        worker process needs for `sampling`, `clip_shape` and `preprocess_clip`, cheap to pickle."""
+        twin = copy.copy(self)
+        twin.__dict__ = {key: value for key, value in vars(self).items() if isinstance(value, _PLAIN)}
         return twin
 
     @property
