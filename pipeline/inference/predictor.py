@@ -38,6 +38,7 @@ from pipeline.video import DecodeStats, clip_grid, decode_clips, probe_video
 log = logging.getLogger(__name__)
 
 PROGRESS_KEY = "encode"
+PREDICT_PROGRESS_KEY = "predict"
 #: Stride of the overlapping windows as a fraction of the window (75 clips -> stride 50).
 STRIDE_FRACTION = 2 / 3
 
@@ -213,6 +214,16 @@ class Predictor:
              texts: list[tuple[np.ndarray, ...]]) -> list[dict]:
         """PostProcess results of every (query, window start) job, in order."""
         results: list[dict] = []
+        progress.start(PREDICT_PROGRESS_KEY, len(jobs), f"predict {Path(encoded.path).name}")
+        try:
+            self._run_batches(jobs, encoded, texts, results)
+        finally:
+            progress.finish(PREDICT_PROGRESS_KEY)
+        return results
+
+    def _run_batches(self, jobs: list[tuple[int, int]], encoded: EncodedVideo, texts: list[tuple[np.ndarray, ...]],
+                     results: list[dict]) -> None:
+        """Runs the (query, window start) jobs in batches, appending to `results`; one progress step per job."""
         n, clip_s = encoded.n_clips, encoded.clip_seconds
         with torch.inference_mode():
             for first in range(0, len(jobs), self.batch_size):
@@ -225,7 +236,7 @@ class Predictor:
                                          txt_mask.to(self.device), negatives=False)
                 seconds = [min(encoded.duration - s * clip_s, min(self.window, n - s) * clip_s) for _, s in chunk]
                 results.extend(self.postprocess(float_outputs(outputs), seconds))
-        return results
+                progress.advance(PREDICT_PROGRESS_KEY, len(chunk))
 
 
 def _tiny_seed(ckpt: Mapping[str, Any]) -> int:
