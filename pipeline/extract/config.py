@@ -24,15 +24,18 @@ class DecodeConfig(BaseModel):
 
     Attributes:
         clip_seconds: clip length in seconds (2 for QVHighlights and TVSum, 1 for Charades-STA).
-        backend: "auto" or "pyav" (PyAV, frames scaled exactly as the public extractors' ffmpeg graph), or
-            "decord" (its own scaler: about 0.5 grey levels from those pixels; not for rotated videos).
+        backend: "auto": on a CUDA device (ExtractConfig.device) the GPU's video decoder through torchcodec
+            where the codec allows (the [gpu] extra; else, and on the CPU, PyAV); "pyav": PyAV, frames
+            scaled exactly as the public extractors' ffmpeg graph; "decord": its own scaler, about 0.5
+            grey levels from those pixels, not for rotated videos; "torchcodec": torchcodec on the
+            extraction's device (torch's scaler; ~1 grey level from the references, not rotated videos).
         chunk_seconds: seconds of clips decoded at a time; bounds memory whatever the video length.
         short_side: decoded frames are resized to this short side (pixels).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
     clip_seconds: float = Field(default=2.0, gt=0)
-    backend: Literal["auto", "decord", "pyav"] = "auto"
+    backend: Literal["auto", "decord", "pyav", "torchcodec"] = "auto"
     chunk_seconds: float = Field(default=16.0, gt=0)
     short_side: int = Field(default=224, gt=0)
 

@@ -59,6 +59,7 @@ from pipeline.extract.procs import SlotLease
 from pipeline.extract.worker import DecodeWorker, ProcessDecodeWorker
 from pipeline.extractors import VideoExtractor
 from pipeline.video.clips import DecodeStats
+from pipeline.video.gpu import torchcodec_problem
 from pipeline.video.reader import video_id
 from storage import FeatureStore, fingerprint_file
 
@@ -99,7 +100,8 @@ class ExtractionEngine:
         pool = ThreadPoolExecutor(config.preprocess_workers, thread_name_prefix="preprocess")
         claim = partial(claim_job, store=self.store, extractors=self.extractors,
                         clip_seconds=config.decode.clip_seconds, written_after=self.written_after)
-        kind = ProcessDecodeWorker if config.decode_processes and _picklable(self.extractors) else DecodeWorker
+        in_processes = config.decode_processes and not _gpu_decoding(config) and _picklable(self.extractors)
+        kind = ProcessDecodeWorker if in_processes else DecodeWorker
         workers: list[DecodeWorker] = []
         threads: list[threading.Thread] = []
         try:
@@ -202,6 +204,17 @@ class ExtractionEngine:
         log.info("%s: %s features of %s clips written in %.2f s", job.vid, "+".join(job.needed), counts, seconds)
         self._settle(self._record(job.vid, "done", extractors=job.needed, n_clips=max(job.n_clips.values()),
                                   seconds=seconds))
+
+
+def _gpu_decoding(config: ExtractConfig) -> bool:
+    """Whether videos may be decoded on the GPU (then in threads: the GPU's video engine does the work,
+    the frames stay in device memory); says why not when a CUDA run cannot."""
+    if not config.device.startswith("cuda") or config.decode.backend not in ("auto", "torchcodec"):
+        return False
+    problem = torchcodec_problem()
+    if problem:
+        log.warning("decoding on the CPU: %s", problem)
+    return not problem
 
 
 def _picklable(extractors: Mapping[str, VideoExtractor]) -> bool:

@@ -36,7 +36,7 @@ import numpy as np
 import torch
 
 from pipeline.extractors import VideoExtractor
-from pipeline.video.clips import ClipChunk, DecodeStats, VideoDecodeError, VideoInfo
+from pipeline.video.clips import ClipChunk, DecodeStats, VideoDecodeError, VideoInfo, host_frames
 from pipeline.video.reader import decode_clips
 from pipeline.video.sampling import SamplingSpec
 
@@ -307,10 +307,11 @@ class _Worker:
                 shape = (len(clips), *pre.clip_shape)
                 block = view[offset:offset + math.prod(shape)].reshape(shape)
                 for i, clip in enumerate(clips):
-                    block[i] = pre.preprocess_clip(clip).numpy()
+                    block[i] = pre.preprocess_clip(clip).cpu().numpy()
                 parts[name] = (offset, shape)
                 offset += math.prod(shape)
         taps = [name for name in job.consumers if name not in job.needed]
+        chunk = host_frames(chunk, exclude=job.needed)
         tap_chunk = ClipChunk(first_clip=chunk.first_clip, clip_times=chunk.clip_times,
                               frames={n: chunk.frames[n] for n in taps},
                               frame_times={n: chunk.frame_times[n] for n in taps},

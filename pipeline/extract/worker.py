@@ -23,8 +23,8 @@ from pipeline.extract.plan import VideoJob
 from pipeline.extract.procs import DecodeProcess, SlotLease, process_job, slot_bytes
 from pipeline.extract.taps import DecodeTap, TapSession
 from pipeline.extractors import VideoExtractor
-from pipeline.video.clips import ClipChunk, DecodeStats, VideoDecodeError, VideoInfo
-from pipeline.video.reader import decode_clips, probe_video
+from pipeline.video.clips import ClipChunk, DecodeStats, VideoDecodeError, VideoInfo, host_frames
+from pipeline.video.reader import decode_clips_on, probe_video
 from pipeline.video.sampling import SamplingSpec
 
 
@@ -98,13 +98,14 @@ class DecodeWorker:
 
     def _chunks(self, job: VideoJob, info: VideoInfo | None, consumers: dict[str, SamplingSpec], stats: DecodeStats
                 ) -> Iterator[tuple[int, dict[str, list[torch.Tensor]], ClipChunk, SlotLease | None]]:
-        """(first clip, extractor -> preprocessed clips, the chunk, None) per chunk, decoded in this thread."""
+        """(first clip, extractor -> preprocessed clips, the chunk, None) per chunk, decoded in this thread:
+        on the GPU when the settings and the video allow it, else on the CPU (`decode_clips_on`)."""
         decode = self.config.decode
-        for chunk in decode_clips(job.path, consumers, decode.clip_seconds, decode.chunk_seconds, decode.backend,
-                                  info, stats):
+        for chunk in decode_clips_on(self.config.device, job.path, consumers, decode.clip_seconds,
+                                     decode.chunk_seconds, decode.backend, info, stats):
             clips = {name: list(self.pool.map(self.extractors[name].preprocess_clip, chunk.frames[name]))
                      for name in job.needed}
-            yield chunk.first_clip, clips, chunk, None
+            yield chunk.first_clip, clips, host_frames(chunk, exclude=job.needed), None
 
     def interrupt(self) -> None:
         """The run is stopping: nothing to do for a thread (it checks `stop` between videos)."""

@@ -17,6 +17,7 @@ from pipeline.common.device import resolve_device
 from pipeline.extractors.frames import (
     CLIP_MEAN,
     CLIP_STD,
+    as_tensor,
     center_crop,
     normalize,
     resize_square,
@@ -89,8 +90,11 @@ class _Encoder:
         return contextlib.nullcontext() if dtype is None else torch.autocast("cuda", dtype=dtype)
 
     def _to_device(self, tensor: torch.Tensor) -> torch.Tensor:
-        """Move a CPU tensor to the device, through pinned memory on CUDA so the copy is asynchronous."""
-        if self.device.type == "cuda":
+        """Move a CPU tensor to the device, through pinned memory on CUDA so the copy is asynchronous
+        (a tensor already there, GPU-decoded frames, stays)."""
+        if tensor.device == self.device:
+            return tensor
+        if self.device.type == "cuda" and tensor.device.type == "cpu":
             return tensor.pin_memory().to(self.device, non_blocking=True)
         return tensor.to(self.device)
 
@@ -259,7 +263,7 @@ class SingleFrameImageExtractor(VideoExtractor, ABC):
     def preprocess_clip(self, frames: np.ndarray) -> torch.Tensor:
         """uint8 [1, H, W, 3] -> uint8 [3, crop, crop], the centre crop (the model input size is applied on the device)."""
         check_frames(self.name, frames, n_frames=1)
-        return torch.from_numpy(center_crop(frames, self.crop_size)[0]).permute(2, 0, 1).contiguous()
+        return as_tensor(center_crop(frames, self.crop_size)[0]).permute(2, 0, 1).contiguous()
 
     def prepare_batch(self, batch: torch.Tensor) -> torch.Tensor:
         """uint8 [B, 3, crop, crop] on the device -> normalised pixels [B, 3, S, S], S the model's input size."""
@@ -277,7 +281,11 @@ class TextEncoder(_Encoder, ABC):
 
 def check_frames(name: str, frames: np.ndarray, n_frames: int | None = None) -> None:
     """Refuse frames that are not uint8 [T, H, W, 3] (with T == n_frames when given)."""
-    if not isinstance(frames, np.ndarray) or frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
+    if isinstance(frames, torch.Tensor):  # GPU-decoded frames (pipeline.video.gpu) stay on their device
+        ok = frames.ndim == 4 and frames.shape[-1] == 3 and frames.dtype == torch.uint8
+    else:
+        ok = isinstance(frames, np.ndarray) and frames.ndim == 4 and frames.shape[-1] == 3 and frames.dtype == np.uint8
+    if not ok:
         got = f"{type(frames).__name__} {getattr(frames, 'dtype', '')} {getattr(frames, 'shape', '')}"
         raise ValueError(f"{name}: expected one clip's frames as uint8 numpy [T, H, W, 3] RGB (got {got})")
     if frames.shape[0] == 0:

@@ -36,6 +36,11 @@ def _resize(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     return F.interpolate(x, size=size, mode="bicubic", align_corners=False, antialias=True).clamp_(0.0, 255.0)
 
 
+def as_tensor(frames: np.ndarray | torch.Tensor) -> torch.Tensor:
+    """A numpy array as a tensor sharing its memory; a tensor (GPU-decoded frames) as it is."""
+    return frames if isinstance(frames, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(frames))
+
+
 def center_crop(frames: np.ndarray, crop: int, indices: np.ndarray | None = None) -> np.ndarray:
     """Frames `indices` (all when None) of a clip, short side to `crop`, centre square crop `crop`; uint8.
 
@@ -49,7 +54,7 @@ def center_crop(frames: np.ndarray, crop: int, indices: np.ndarray | None = None
     all-float path by at most half a grey level.
 
     Args:
-        frames: uint8 [T, H, W, 3] RGB.
+        frames: uint8 [T, H, W, 3] RGB, numpy or a torch tensor on any device (the result is alike).
         crop: side of the centre crop in pixels (224 in the paper).
         indices: int frame indices to keep, in order (repeats allowed).
 
@@ -63,8 +68,8 @@ def center_crop(frames: np.ndarray, crop: int, indices: np.ndarray | None = None
             frames, indices = frames[indices], None
         scale = crop / min(h, w)
         size = (max(crop, round(h * scale)), max(crop, round(w * scale)))
-        x = _resize(torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2), size)
-        frames = x.round_().to(torch.uint8).permute(0, 2, 3, 1).numpy()
+        x = _resize(as_tensor(frames).permute(0, 3, 1, 2), size).round_().to(torch.uint8).permute(0, 2, 3, 1)
+        frames = x if isinstance(frames, torch.Tensor) else x.numpy()
         h, w = size
     top, left = (h - crop) // 2, (w - crop) // 2
     view = frames[:, top:top + crop, left:left + crop]

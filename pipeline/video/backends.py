@@ -353,12 +353,21 @@ def decode_with_pyav(path: Path, info: VideoInfo, grid: np.ndarray, consumers: M
         picker.close()
 
 
+BACKENDS = ("auto", "decord", "pyav", "torchcodec")
+
+
 def decode_with_backend(path: str | os.PathLike, info: VideoInfo, grid: np.ndarray,
                         consumers: Mapping[str, SamplingSpec], clip_seconds: float, chunk_seconds: float,
-                        backend: str, stats: DecodeStats) -> Iterator[ClipChunk]:
+                        backend: str, stats: DecodeStats, device: str = "cpu") -> Iterator[ClipChunk]:
     path = Path(path)
-    if backend not in ("auto", "decord", "pyav"):
-        raise ValueError(f"backend must be 'auto', 'decord' or 'pyav', got {backend!r}")
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {', '.join(map(repr, BACKENDS))}, got {backend!r}")
+    if backend == "torchcodec":
+        from pipeline.video.gpu import decode_with_torchcodec
+
+        planner = _ChunkPlanner(grid, consumers, clip_seconds, chunk_seconds, info)
+        yield from decode_with_torchcodec(path, info, planner.chunks(), grid, consumers, stats, device)
+        return
     # "auto" is PyAV: its filter graph gives the references' pixels exactly (decord's scaler differs by
     # ~0.5 grey levels), and every consumer of a pass then gets the same pixels whatever else rides on it
     if backend in ("pyav", "auto"):
