@@ -130,6 +130,9 @@ def decode_with_torchcodec(path: Path, info: VideoInfo, chunks: Iterator[tuple[i
         GpuDecodeError: torchcodec cannot open or index the video (nothing was yielded yet).
         VideoDecodeError: the file is not readable.
     """
+    if info.rotation:
+        raise VideoDecodeError(path, f"the torchcodec back-end does not turn rotated videos (rotation {info.rotation}); "
+                                     "decode it with pyav")
     starts = frame_starts(path)
     decoder = _open(path, device, len(starts))
     stats.opens += 1
