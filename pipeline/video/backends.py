@@ -1,4 +1,5 @@
-"""The two decoder back-ends behind `pipeline.video.reader`: PyAV (the default: exact reference pixels) and decord."""
+"""The CPU decoder back-ends behind `pipeline.video.reader`: PyAV (the default: exact reference pixels) and
+decord (an optional extra); torchcodec's is in `pipeline.video.gpu`."""
 
 from __future__ import annotations
 
@@ -217,8 +218,11 @@ def decode_with_decord(path: Path, info: VideoInfo, grid: np.ndarray, consumers:
                        clip_seconds: float, chunk_seconds: float, stats: DecodeStats) -> Iterator[ClipChunk]:
     """Random-access decoding through decord's frame index (not for rotated videos: decord
     turns some of them itself and mis-sizes others, so those go to PyAV)."""
-    import decord
-
+    try:
+        import decord
+    except ImportError as exc:
+        raise ImportError("backend 'decord' needs decord, an optional extra: pip install 'videolights-pipeline[decord]' "
+                          "(or use backend 'pyav', the default)") from exc
     if info.rotation:
         raise VideoDecodeError(path, f"decord mishandles rotated videos (rotation {info.rotation})")
     width, height = _decode_size(info, consumers)
