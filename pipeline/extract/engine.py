@@ -66,6 +66,8 @@ from storage import FeatureStore, fingerprint_file
 log = logging.getLogger(__name__)
 
 PROGRESS_KEY = "extract"
+IDLE_FLUSH_FRACTION = 0.25
+"""A batch this full (of batch_size) is encoded when no decoded clips are waiting (see `_next`)."""
 
 
 class ExtractionEngine:
@@ -111,7 +113,7 @@ class ExtractionEngine:
                 threads[-1].start()
             running = len(threads)
             while running:
-                message = inbox.get()
+                message = self._next(inbox)
                 running -= isinstance(message, WorkerDone)
                 self.handle(message)
             for name in list(self.batches):
@@ -127,6 +129,20 @@ class ExtractionEngine:
             for job in self.jobs:  # claims of videos left unwritten by an error
                 job.release()
         return [self.finished[job.vid] for job in self.jobs if job.vid in self.finished], self.deferred
+
+    def _next(self, inbox: queue.Queue) -> Message:
+        """The next message; while none is waiting, encode a batch that is at least a quarter full
+        rather than idle (the decoders are the slower side then: a full batch would only make
+        encoding a tail after the last video instead of overlapping the decoding)."""
+        while True:
+            try:
+                return inbox.get_nowait()
+            except queue.Empty:
+                ready = [name for name, items in self.batches.items() if len(items) >= IDLE_FLUSH_FRACTION
+                         * self.config.batch_size]
+                if not ready:
+                    return inbox.get()
+                self._flush(max(ready, key=lambda name: len(self.batches[name])))
 
     def handle(self, message: Message) -> None:
         """Act on one message of a decode worker."""

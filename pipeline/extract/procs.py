@@ -259,7 +259,10 @@ def _serve(jobs, results, slot_names: list[str], preprocessors: dict[str, VideoE
     finally:
         worker.views.clear()
         for segment in slots:
-            segment.close()
+            try:
+                segment.close()
+            except BufferError:  # a view survived (an exception's traceback): the exit unmaps it
+                pass
 
 
 class _Worker:
