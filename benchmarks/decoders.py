@@ -113,13 +113,13 @@ def main() -> None:
         rotated = write_video(Path(tmp) / "rot.mp4", frame, 90, fps=30, width=160, height=90, rotation=90)
         reference_cfr, reference_vfr = _pass(cfr, "pyav", short=64), _pass(vfr, "pyav", short=64)
         print(f"video: 1280x720 30 fps H.264 with noise, {args.seconds} s; median of {args.repeat} runs")
-        print(f"{'back-end':<12}{'speed s':>9}{'peak MB':>9}  {'frames':<10}{'VFR':<12}{'rotation':<22}"
+        print(f"{'back-end':<12}{'speed s':>9}{'peak MB':>9}  {'frames':<20}{'VFR':<20}{'rotation':<28}"
               f"{'pixels':>8}{'seek ms':>9}")
         for backend in backends:
             run = measure(f"ours:{backend}", str(cfr), args.repeat)
             print(f"{backend:<12}{run['seconds']:>9.2f}{run['peak_mb']:>9.0f}  "
-                  f"{same_frames(cfr, backend, reference_cfr):<10}{same_frames(vfr, backend, reference_vfr):<12}"
-                  f"{rotation(rotated, backend):<22}{pixel_difference(cfr, backend, reference_cfr):>8.2f}"
+                  f"{same_frames(cfr, backend, reference_cfr):<20}{same_frames(vfr, backend, reference_vfr):<20}"
+                  f"{rotation(rotated, backend):<28}{pixel_difference(cfr, backend, reference_cfr):>8.2f}"
                   f"{seek_ms(cfr, backend):>9.1f}", flush=True)
 
 
