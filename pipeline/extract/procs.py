@@ -16,7 +16,8 @@ A process holds at most `slots` chunks ahead, so memory stays flat in video leng
 
 Bad input fails the video alone (VideoDecodeError's reason travels back); a decoder process that
 dies (a crash inside FFmpeg) fails its video and is replaced. Processes are daemonic, ignore SIGINT
-(the parent stops them), and exit when the parent's end of their pipe closes.
+(the parent stops them), and exit when the parent's end of their pipe closes. The slots' names are
+removed once the process has mapped them, so a run killed outright leaves no shared memory behind.
 """
 
 from __future__ import annotations
@@ -143,6 +144,21 @@ class DecodeProcess:
         _start_without_main(self.process)
         jobs_r.close()
         results_w.close()
+        self._unlink_once_attached()
+
+    def _unlink_once_attached(self) -> None:
+        """Remove the slots' names as soon as the process has mapped them: the memory then lives only
+        as long as a process maps it, so even a run killed with SIGKILL (no cleanup at all) leaves
+        nothing behind in /dev/shm."""
+        try:
+            ready = self._results.recv()
+        except (EOFError, OSError):
+            ready = None
+        for segment in self.slots:
+            segment.unlink()
+        if ready != ("ready",):
+            self.process.join(timeout=STOP_TIMEOUT_S)
+            raise RuntimeError(f"the decoder process did not start (exit code {self.process.exitcode})")
 
     @property
     def alive(self) -> bool:
@@ -212,7 +228,7 @@ class DecodeProcess:
         self._send(("stop",))
 
     def close(self) -> None:
-        """Stop the process (terminate, then kill, if it does not exit) and remove the slots."""
+        """Stop the process (terminate, then kill, if it does not exit) and unmap the slots."""
         self.stop()
         self.process.join(timeout=STOP_TIMEOUT_S)
         if self.process.is_alive():
@@ -224,8 +240,7 @@ class DecodeProcess:
         self._jobs.close()
         self._results.close()
         self._views = []
-        for segment in self.slots:
-            segment.unlink()
+        for segment in self.slots:  # their names went at the start (`_unlink_once_attached`)
             try:
                 segment.close()
             except BufferError:  # a tensor still views it: the mapping goes when that tensor does
@@ -246,6 +261,7 @@ def _serve(jobs, results, slot_names: list[str], preprocessors: dict[str, VideoE
     slots = [shared_memory.SharedMemory(name=name) for name in slot_names]
     worker = _Worker(jobs, results, slots, preprocessors)
     try:
+        results.send(("ready",))
         while True:
             message = jobs.recv()
             if message[0] == "stop":

@@ -93,6 +93,16 @@ def test_a_process_runs_at_most_its_slots_ahead_of_the_engine(make_video, extrac
     assert not process.alive
 
 
+def test_slots_have_no_name_once_mapped_so_a_killed_run_leaves_no_shared_memory(extractors):
+    before = _segments()
+    process = _process(extractors)
+    try:
+        assert _segments() <= before  # unlinked already: freed when the last process mapping them ends
+        assert all(not os.path.exists(f"/dev/shm/{segment.name.lstrip('/')}") for segment in process.slots)
+    finally:
+        process.close()
+
+
 def test_a_dead_decoder_process_fails_its_video_with_the_reason(tmp_path, make_video, extractors):
     path = make_video("v.mp4", seconds=3.0)
     process = _process(extractors)
