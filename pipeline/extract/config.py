@@ -59,7 +59,8 @@ class ExtractConfig(BaseModel):
         decode_processes: True (default): each decode worker decodes and preprocesses in a process of
             its own and hands the clips over through shared memory (scales with cores); False: in a
             thread of this process (PyAV's per-frame work then shares one GIL with the inference loop).
-        preprocess_workers: CPU threads preprocessing clips while the network runs.
+        preprocess_workers: CPU threads preprocessing clips while the network runs (decoding in threads;
+            a decode process preprocesses its own clips).
         queue_chunks: decoded-and-preprocessed chunks held ahead of the network (bounds memory); a decode
             process has `queue_chunks + 1` shared-memory slots of one chunk each.
         decode: clip length and decoder settings.

@@ -1,9 +1,11 @@
 """The extract stage's engine: one decode pass per video feeds every extractor; features go into the store.
 
-Decoding and preprocessing run in decode workers (threads; several videos at a time, with a pool of
-CPU workers for the per-clip preprocessing) that hand typed messages (pipeline.extract.messages) to
-the inference loop through a bounded queue, so the GPU (or CPU) encodes while the next clips are
-decoded. Batches span clips and videos; a video's features are written as soon as all of its clips
+Decoding and preprocessing run in decode workers, several videos at a time: each a thread of this
+process that claims, probes and feeds the taps, with the decoding and per-clip preprocessing in a
+process of its own (pipeline.extract.procs: own GIL, clips handed over in shared memory), or, with
+`decode_processes: false` and for GPU decoding, in the thread itself with a pool of CPU threads for
+the preprocessing. They hand typed messages (pipeline.extract.messages) to the inference loop through
+a bounded queue, so the GPU (or CPU) encodes while the next clips are decoded. Batches span clips and videos; a video's features are written as soon as all of its clips
 are encoded.
 
 Runs sharing a store split the work: a worker claims a video's entries before decoding it and the
@@ -12,7 +14,8 @@ put off to the end of the pass, then waited for, and only what that run left is 
 
 Other consumers of decoded frames ride on the same pass through `DecodeTap`s (the clip-grid
 recorder, the synthesize stage's captioner): a tap adds its sampling specs to a video's decode and
-receives its chunks in the decode thread, so a video every stage needs is decoded once.
+receives its chunks in the decode worker's thread (in this process), so a video every stage needs is
+decoded once.
 """
 
 from __future__ import annotations
@@ -55,7 +58,7 @@ from pipeline.extract.plan import (
     plan_videos,
 )
 from pipeline.extract.taps import DecodeTap
-from pipeline.extract.procs import SlotLease
+from pipeline.extract.procs import SlotLease, slot_bytes
 from pipeline.extract.worker import DecodeWorker, ProcessDecodeWorker
 from pipeline.extractors import VideoExtractor
 from pipeline.video.clips import DecodeStats
@@ -102,7 +105,8 @@ class ExtractionEngine:
         pool = ThreadPoolExecutor(config.preprocess_workers, thread_name_prefix="preprocess")
         claim = partial(claim_job, store=self.store, extractors=self.extractors,
                         clip_seconds=config.decode.clip_seconds, written_after=self.written_after)
-        in_processes = config.decode_processes and not _gpu_decoding(config) and _picklable(self.extractors)
+        in_processes = (config.decode_processes and not _gpu_decoding(config) and _picklable(self.extractors)
+                        and _shared_memory_room(config, self.extractors, min(config.decode_workers, len(self.jobs))))
         kind = ProcessDecodeWorker if in_processes else DecodeWorker
         workers: list[DecodeWorker] = []
         threads: list[threading.Thread] = []
@@ -231,6 +235,24 @@ def _gpu_decoding(config: ExtractConfig) -> bool:
     if problem:
         log.warning("decoding on the CPU: %s", problem)
     return not problem
+
+
+def _shared_memory_room(config: ExtractConfig, extractors: Mapping[str, VideoExtractor], workers: int) -> bool:
+    """Whether /dev/shm can hold every decoder process's slots (docker gives containers 64 MB unless
+    told otherwise; a process writing past it would die on SIGBUS); if not, say so: threads decode."""
+    if not os.path.isdir("/dev/shm"):
+        return True  # not Linux: shared memory is not a size-limited tmpfs there
+    decode = config.decode
+    preprocessors = {name: ext.without_network() for name, ext in extractors.items()}
+    needed = workers * (config.queue_chunks + 1) * slot_bytes(preprocessors, decode.clip_seconds, decode.chunk_seconds)
+    stat = os.statvfs("/dev/shm")
+    free = stat.f_bavail * stat.f_frsize
+    if needed > free:
+        log.warning("decoding in threads, not processes: their shared-memory slots need %.0f MB, /dev/shm has "
+                    "%.0f MB free (raise the container's shm size, or lower decode_workers / queue_chunks)",
+                    needed / 2**20, free / 2**20)
+        return False
+    return True
 
 
 def _picklable(extractors: Mapping[str, VideoExtractor]) -> bool:

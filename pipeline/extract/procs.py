@@ -36,6 +36,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from pipeline.extract.config import DecodeConfig
 from pipeline.extractors import VideoExtractor
 from pipeline.video.clips import ClipChunk, DecodeStats, VideoDecodeError, VideoInfo, host_frames
 from pipeline.video.reader import decode_clips
@@ -339,6 +340,7 @@ class _Worker:
 
 
 def process_job(vid: str, path: Path, info: VideoInfo | None, consumers: Mapping[str, SamplingSpec],
-                needed: list[str], decode) -> ProcessJob:
+                needed: list[str], decode: DecodeConfig) -> ProcessJob:
+    """What a decoder process needs to decode one video with `decode`'s settings."""
     return ProcessJob(vid=vid, path=str(path), info=info, consumers=dict(consumers), needed=tuple(needed),
                       clip_seconds=decode.clip_seconds, chunk_seconds=decode.chunk_seconds, backend=decode.backend)
