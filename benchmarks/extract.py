@@ -12,6 +12,7 @@ Presets: `tiny` (the tests' small encoders; CPU here) or `random-paper` (the rea
 ViT-B/32, SlowFast R50, BLIP-2 ViT-g + Q-Former with random weights: speed is what is measured).
 Usage: python benchmarks/extract.py [--preset tiny|random-paper] [--device cpu|cuda] [--videos 4]
        [--seconds 30] [--batch-size 64] [--workers 2] [--decoders 1] [--threads] [--decode-only]
+       [--backend auto|pyav|decord|torchcodec]
 """
 
 from __future__ import annotations
@@ -103,7 +104,7 @@ class GpuSampler:
 def run_ours(videos: list[str], extractors: dict[str, VideoExtractor], args: argparse.Namespace) -> float:
     config = ExtractConfig(extractors=tuple(extractors), device=args.device, batch_size=args.batch_size,
                            preprocess_workers=args.workers, decode_workers=args.decoders, queue_chunks=4,
-                           decode_processes=not args.threads, decode=DecodeConfig())
+                           decode_processes=not args.threads, decode=DecodeConfig(backend=args.backend))
     with tempfile.TemporaryDirectory() as tmp:
         store = FeatureStore(tmp)
         started = time.perf_counter()
@@ -146,6 +147,9 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="preprocessing threads")
     parser.add_argument("--decoders", type=int, default=1, help="videos decoded at the same time")
     parser.add_argument("--threads", action="store_true", help="decode in threads, not worker processes")
+    parser.add_argument("--backend", default="auto", choices=["auto", "pyav", "decord", "torchcodec"],
+                        help="decoder (auto: PyAV in worker processes; with --device cuda the GPU's decoder "
+                             "when torchcodec is installed)")
     parser.add_argument("--decode-only", action="store_true",
                         help="also time the decode stage alone: the same engine run with the networks replaced "
                              "by a no-op (decode, preprocessing and hand-over, no inference)")
