@@ -1,7 +1,8 @@
 """Extraction benchmark: video-seconds extracted per wall-second, ours vs the reference approach.
 
 - ours:      `pipeline.extract.extract_videos`: one decode pass per video feeds every extractor,
-             decoding + preprocessing in CPU threads overlapped with inference (bounded queue),
+             decoding + preprocessing in worker processes (`--decoders N` of them; `--threads`: in
+             threads) overlapped with inference (clips handed over in shared memory, bounded),
              batches across clips and videos, bf16 autocast + pinned memory on GPU.
 - reference: the public extractors' approach: one extractor at a time, each decoding every video
              again, no overlap (decode, then preprocess, then encode), fp32, batches of 60 frames
@@ -10,12 +11,14 @@
 Presets: `tiny` (the tests' small encoders; CPU here) or `random-paper` (the real architectures
 ViT-B/32, SlowFast R50, BLIP-2 ViT-g + Q-Former with random weights: speed is what is measured).
 Usage: python benchmarks/extract.py [--preset tiny|random-paper] [--device cpu|cuda] [--videos 4]
-       [--seconds 30] [--batch-size 64] [--workers 2]
+       [--seconds 30] [--batch-size 64] [--workers 2] [--decoders 1] [--threads] [--decode-only]
+       [--backend auto|pyav|decord|torchcodec]
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import os
 import tempfile
 import threading
@@ -100,7 +103,8 @@ class GpuSampler:
 
 def run_ours(videos: list[str], extractors: dict[str, VideoExtractor], args: argparse.Namespace) -> float:
     config = ExtractConfig(extractors=tuple(extractors), device=args.device, batch_size=args.batch_size,
-                           preprocess_workers=args.workers, decode_workers=args.decoders, queue_chunks=4, decode=DecodeConfig())
+                           preprocess_workers=args.workers, decode_workers=args.decoders, queue_chunks=4,
+                           decode_processes=not args.threads, decode=DecodeConfig(backend=args.backend))
     with tempfile.TemporaryDirectory() as tmp:
         store = FeatureStore(tmp)
         started = time.perf_counter()
@@ -109,6 +113,13 @@ def run_ours(videos: list[str], extractors: dict[str, VideoExtractor], args: arg
         seconds = time.perf_counter() - started
     assert all(r.status == "done" for r in records), records
     return seconds
+
+
+def _no_network(extractor: VideoExtractor) -> VideoExtractor:
+    """The extractor with `encode_batch` a no-op (zeros): what is left to time is the decode stage."""
+    twin = copy.copy(extractor)
+    twin.encode_batch = lambda batch: torch.zeros(len(batch), extractor.dim)
+    return twin
 
 
 def run_reference(videos: list[str], extractors: dict[str, VideoExtractor], args: argparse.Namespace) -> float:
@@ -135,6 +146,13 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--workers", type=int, default=2, help="preprocessing threads")
     parser.add_argument("--decoders", type=int, default=1, help="videos decoded at the same time")
+    parser.add_argument("--threads", action="store_true", help="decode in threads, not worker processes")
+    parser.add_argument("--backend", default="auto", choices=["auto", "pyav", "decord", "torchcodec"],
+                        help="decoder (auto: PyAV in worker processes; with --device cuda the GPU's decoder "
+                             "when torchcodec is installed)")
+    parser.add_argument("--decode-only", action="store_true",
+                        help="also time the decode stage alone: the same engine run with the networks replaced "
+                             "by a no-op (decode, preprocessing and hand-over, no inference)")
     parser.add_argument("--skip-reference", action="store_true")
     args = parser.parse_args()
     print(describe_machine(args.device))
@@ -160,6 +178,9 @@ def main() -> None:
         with GpuSampler() as gpu:
             ours = run_ours(videos, extractors, args)
         print(f"{'ours: all three, one pass':<28}{ours:>9.2f}{total / ours:>11.1f}{total / ours:>11.1f}{gpu.mean():>10}")
+        if args.decode_only:
+            seconds = run_ours(videos, {n: _no_network(e) for n, e in extractors.items()}, args)
+            print(f"{'decode stage only (3)':<28}{seconds:>9.2f}{total / seconds:>11.1f}{total / seconds:>11.1f}{'':>10}")
         if not args.skip_reference:
             with GpuSampler() as gpu:
                 ref = run_reference(videos, extractors, args)

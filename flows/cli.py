@@ -65,7 +65,7 @@ def decode(
     store: str = typer.Option(..., "--store", help="feature store: a folder or an fsspec URL (s3://...)"),
     clip_seconds: float = typer.Option(2.0, help="clip length in seconds"),
     workers: int = typer.Option(2, min=1, help="videos decoded at the same time"),
-    backend: BackendChoice = typer.Option("auto", help="decoder back-end (auto: PyAV; decord on request)"),
+    backend: BackendChoice = typer.Option("auto", help="decoder back-end (auto: PyAV; decord, torchcodec on request)"),
     force: bool = typer.Option(False, help="redo videos whose records are current"),
 ) -> None:
     """Probe and decode every video of VIDEO_DIR into its 2-second clip grid, recorded in STORE."""

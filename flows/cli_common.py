@@ -12,7 +12,7 @@ from pydantic import ValidationError
 DatasetKindChoice = Literal["qvhighlights", "charades_sta", "tvsum", "pretrain"]
 EvalDatasetChoice = Literal["qvhighlights", "charades_sta", "tvsum"]
 PresetChoice = Literal["tiny", "paper"]
-BackendChoice = Literal["auto", "decord", "pyav"]
+BackendChoice = Literal["auto", "decord", "pyav", "torchcodec"]
 FeatureKindChoice = Literal["video", "text"]
 StageChoice = Literal["pretrain", "finetune", "train"]
 ConvertModelChoice = Literal["auto", "videolights", "trdetr", "taskweave", "moment_detr", "qd_detr", "cg_detr"]

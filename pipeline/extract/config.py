@@ -24,15 +24,18 @@ class DecodeConfig(BaseModel):
 
     Attributes:
         clip_seconds: clip length in seconds (2 for QVHighlights and TVSum, 1 for Charades-STA).
-        backend: "auto" or "pyav" (PyAV, frames scaled exactly as the public extractors' ffmpeg graph), or
-            "decord" (its own scaler: about 0.5 grey levels from those pixels; not for rotated videos).
+        backend: "auto": on a CUDA device (ExtractConfig.device) the GPU's video decoder through torchcodec
+            where the codec allows (the [gpu] extra; else, and on the CPU, PyAV); "pyav": PyAV, frames
+            scaled exactly as the public extractors' ffmpeg graph; "decord": its own scaler, about 0.5
+            grey levels from those pixels, not for rotated videos; "torchcodec": torchcodec on the
+            extraction's device (torch's scaler; ~1 grey level from the references, not rotated videos).
         chunk_seconds: seconds of clips decoded at a time; bounds memory whatever the video length.
         short_side: decoded frames are resized to this short side (pixels).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
     clip_seconds: float = Field(default=2.0, gt=0)
-    backend: Literal["auto", "decord", "pyav"] = "auto"
+    backend: Literal["auto", "decord", "pyav", "torchcodec"] = "auto"
     chunk_seconds: float = Field(default=16.0, gt=0)
     short_side: int = Field(default=224, gt=0)
 
@@ -52,9 +55,14 @@ class ExtractConfig(BaseModel):
         device: "cpu", "cuda" or "cuda:N".
         weights_dir: where paper weights are read from (None: the usual caches).
         batch_size: clips per network call; batches span clips and videos.
-        decode_workers: videos decoded at the same time (threads; decord and PyAV release the GIL).
-        preprocess_workers: CPU threads preprocessing clips while the network runs.
-        queue_chunks: decoded-and-preprocessed chunks held ahead of the network (bounds memory).
+        decode_workers: videos decoded at the same time, one per decode worker.
+        decode_processes: True (default): each decode worker decodes and preprocesses in a process of
+            its own and hands the clips over through shared memory (scales with cores); False: in a
+            thread of this process (PyAV's per-frame work then shares one GIL with the inference loop).
+        preprocess_workers: CPU threads preprocessing clips while the network runs (decoding in threads;
+            a decode process preprocesses its own clips).
+        queue_chunks: decoded-and-preprocessed chunks held ahead of the network (bounds memory); a decode
+            process has `queue_chunks + 1` shared-memory slots of one chunk each.
         decode: clip length and decoder settings.
         seed: initialisation seed of tiny presets.
         crop_size: pixels every video extractor decodes (short side) and centre-crops; None keeps
@@ -69,6 +77,7 @@ class ExtractConfig(BaseModel):
     weights_dir: str | None = None
     batch_size: int = Field(default=32, ge=1)
     decode_workers: int = Field(default=1, ge=1)
+    decode_processes: bool = True
     preprocess_workers: int = Field(default=2, ge=1)
     queue_chunks: int = Field(default=2, ge=1)
     decode: DecodeConfig = DecodeConfig()

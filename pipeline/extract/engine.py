@@ -1,9 +1,11 @@
 """The extract stage's engine: one decode pass per video feeds every extractor; features go into the store.
 
-Decoding and preprocessing run in decode workers (threads; several videos at a time, with a pool of
-CPU workers for the per-clip preprocessing) that hand typed messages (pipeline.extract.messages) to
-the inference loop through a bounded queue, so the GPU (or CPU) encodes while the next clips are
-decoded. Batches span clips and videos; a video's features are written as soon as all of its clips
+Decoding and preprocessing run in decode workers, several videos at a time: each a thread of this
+process that claims, probes and feeds the taps, with the decoding and per-clip preprocessing in a
+process of its own (pipeline.extract.procs: own GIL, clips handed over in shared memory), or, with
+`decode_processes: false` and for GPU decoding, in the thread itself with a pool of CPU threads for
+the preprocessing. They hand typed messages (pipeline.extract.messages) to the inference loop through
+a bounded queue, so the GPU (or CPU) encodes while the next clips are decoded. Batches span clips and videos; a video's features are written as soon as all of its clips
 are encoded.
 
 Runs sharing a store split the work: a worker claims a video's entries before decoding it and the
@@ -12,13 +14,15 @@ put off to the end of the pass, then waited for, and only what that run left is 
 
 Other consumers of decoded frames ride on the same pass through `DecodeTap`s (the clip-grid
 recorder, the synthesize stage's captioner): a tap adds its sampling specs to a video's decode and
-receives its chunks in the decode thread, so a video every stage needs is decoded once.
+receives its chunks in the decode worker's thread (in this process), so a video every stage needs is
+decoded once.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import pickle
 import queue
 import threading
 import time
@@ -54,15 +58,19 @@ from pipeline.extract.plan import (
     plan_videos,
 )
 from pipeline.extract.taps import DecodeTap
-from pipeline.extract.worker import DecodeWorker
+from pipeline.extract.procs import SlotLease, slot_bytes
+from pipeline.extract.worker import DecodeWorker, ProcessDecodeWorker
 from pipeline.extractors import VideoExtractor
 from pipeline.video.clips import DecodeStats
+from pipeline.video.gpu import torchcodec_problem
 from pipeline.video.reader import video_id
 from storage import FeatureStore, fingerprint_file
 
 log = logging.getLogger(__name__)
 
 PROGRESS_KEY = "extract"
+IDLE_FLUSH_FRACTION = 0.25
+"""A batch this full (of batch_size) is encoded when no decoded clips are waiting (see `_next`)."""
 
 
 class ExtractionEngine:
@@ -79,7 +87,7 @@ class ExtractionEngine:
         self.stats = stats if stats is not None else {}
         self.written_after, self.taps = written_after, taps
         self.by_vid = {job.vid: job for job in jobs}
-        self.batches: dict[str, list[tuple[str, int, torch.Tensor]]] = defaultdict(list)
+        self.batches: dict[str, list[tuple[str, int, torch.Tensor, SlotLease | None]]] = defaultdict(list)
         self.finished: dict[str, ExtractRecord] = {}
         self.deferred: list[VideoJob] = []
 
@@ -97,34 +105,61 @@ class ExtractionEngine:
         pool = ThreadPoolExecutor(config.preprocess_workers, thread_name_prefix="preprocess")
         claim = partial(claim_job, store=self.store, extractors=self.extractors,
                         clip_seconds=config.decode.clip_seconds, written_after=self.written_after)
-        worker = DecodeWorker(todo, inbox, self.extractors, config, self.stats, pool, claim, self.taps, stop)
-        threads = [threading.Thread(target=worker, name=f"decode-{i}", daemon=True)
-                   for i in range(min(config.decode_workers, len(self.jobs)))]
-        for thread in threads:
-            thread.start()
+        in_processes = (config.decode_processes and not _gpu_decoding(config) and _picklable(self.extractors)
+                        and _shared_memory_room(config, self.extractors, min(config.decode_workers, len(self.jobs))))
+        kind = ProcessDecodeWorker if in_processes else DecodeWorker
+        workers: list[DecodeWorker] = []
+        threads: list[threading.Thread] = []
         try:
+            for i in range(min(config.decode_workers, len(self.jobs))):
+                workers.append(kind(todo, inbox, self.extractors, config, self.stats, pool, claim, self.taps, stop))
+                threads.append(threading.Thread(target=workers[-1], name=f"decode-{i}", daemon=True))
+                threads[-1].start()
             running = len(threads)
             while running:
-                message = inbox.get()
+                message = self._next(inbox)
                 running -= isinstance(message, WorkerDone)
                 self.handle(message)
             for name in list(self.batches):
                 self._flush(name)
         finally:
             stop.set()
+            for worker in workers:
+                worker.interrupt()
             _drain(inbox, threads)
+            for worker in workers:
+                worker.close()
             pool.shutdown(wait=False)
             for job in self.jobs:  # claims of videos left unwritten by an error
                 job.release()
         return [self.finished[job.vid] for job in self.jobs if job.vid in self.finished], self.deferred
 
+    def _next(self, inbox: queue.Queue) -> Message:
+        """The next message; while none is waiting, encode a batch that is at least a quarter full
+        rather than idle (the decoders are the slower side then: a full batch would only make
+        encoding a tail after the last video instead of overlapping the decoding)."""
+        while True:
+            try:
+                return inbox.get_nowait()
+            except queue.Empty:
+                ready = [name for name, items in self.batches.items() if len(items) >= IDLE_FLUSH_FRACTION
+                         * self.config.batch_size]
+                if not ready:
+                    return inbox.get()
+                self._flush(max(ready, key=lambda name: len(self.batches[name])))
+
     def handle(self, message: Message) -> None:
         """Act on one message of a decode worker."""
         match message:
-            case ClipsReady(vid, name, first, tensors):
-                self.batches[name].extend((vid, first + i, t) for i, t in enumerate(tensors))
+            case ClipsReady(vid, name, first, tensors, lease):
+                self.batches[name].extend((vid, first + i, t, lease) for i, t in enumerate(tensors))
+                if lease is not None and not tensors:
+                    lease.done()
                 if len(self.batches[name]) >= self.config.batch_size:
                     self._flush(name)
+                if lease is not None and lease.starved:  # its decoder waits for a slot our batches hold
+                    for held in list(self.batches):
+                        self._flush(held)
             case VideoDecoded(vid, n_clips):
                 self.by_vid[vid].n_clips = n_clips
                 self._maybe_write(self.by_vid[vid])
@@ -138,7 +173,9 @@ class ExtractionEngine:
                 log.warning("%s: failed: %s", self.by_vid[vid].path, reason)
                 self.by_vid[vid].release()
                 for name in list(self.batches):
+                    dropped = [b for b in self.batches[name] if b[0] == vid]
                     self.batches[name] = [b for b in self.batches[name] if b[0] != vid]
+                    _return_leases(dropped)
                 self._settle(self._record(vid, "failed", reason=reason))
             case WorkerCrashed(vid, error):
                 raise RuntimeError(f"extraction stopped at {self.by_vid[vid].path}: {error!r}") from error
@@ -157,11 +194,15 @@ class ExtractionEngine:
         items = self.batches.pop(name, [])
         if not items:
             return
-        rows = self.extractors[name].encode_batch(torch.stack([t for _, _, t in items])).numpy()
-        for (vid, index, _), row in zip(items, rows):
+        try:
+            batch = torch.stack([t for _, _, t, _ in items])  # the one copy out of the decoders' slots
+        finally:
+            _return_leases(items)
+        rows = self.extractors[name].encode_batch(batch).numpy()
+        for (vid, index, _, _), row in zip(items, rows):
             if vid not in self.finished:
                 self.by_vid[vid].rows[name][index] = row
-        for vid in dict.fromkeys(vid for vid, _, _ in items):
+        for vid in dict.fromkeys(vid for vid, _, _, _ in items):
             self._maybe_write(self.by_vid[vid])
 
     def _maybe_write(self, job: VideoJob) -> None:
@@ -183,6 +224,56 @@ class ExtractionEngine:
         log.info("%s: %s features of %s clips written in %.2f s", job.vid, "+".join(job.needed), counts, seconds)
         self._settle(self._record(job.vid, "done", extractors=job.needed, n_clips=max(job.n_clips.values()),
                                   seconds=seconds))
+
+
+def _gpu_decoding(config: ExtractConfig) -> bool:
+    """Whether videos may be decoded on the GPU (then in threads: the GPU's video engine does the work,
+    the frames stay in device memory); says why not when a CUDA run cannot."""
+    if not config.device.startswith("cuda") or config.decode.backend not in ("auto", "torchcodec"):
+        return False
+    problem = torchcodec_problem()
+    if problem:
+        log.warning("decoding on the CPU: %s", problem)
+    return not problem
+
+
+def _shared_memory_room(config: ExtractConfig, extractors: Mapping[str, VideoExtractor], workers: int) -> bool:
+    """Whether /dev/shm can hold every decoder process's slots (docker gives containers 64 MB unless
+    told otherwise; a process writing past it would die on SIGBUS); if not, say so: threads decode."""
+    if not os.path.isdir("/dev/shm"):
+        return True  # not Linux: shared memory is not a size-limited tmpfs there
+    decode = config.decode
+    preprocessors = {name: ext.without_network() for name, ext in extractors.items()}
+    needed = workers * (config.queue_chunks + 1) * slot_bytes(preprocessors, decode.clip_seconds, decode.chunk_seconds)
+    stat = os.statvfs("/dev/shm")
+    free = stat.f_bavail * stat.f_frsize
+    if needed > free:
+        log.warning("decoding in threads, not processes: their shared-memory slots need %.0f MB, /dev/shm has "
+                    "%.0f MB free (raise the container's shm size, or lower decode_workers / queue_chunks)",
+                    needed / 2**20, free / 2**20)
+        return False
+    return True
+
+
+def _picklable(extractors: Mapping[str, VideoExtractor]) -> bool:
+    """Whether decode processes can take the extractors' preprocessing (their settings pickle); if
+    not (a class made at run time), the run decodes in threads and says why."""
+    try:
+        for name, extractor in extractors.items():
+            if type(extractor).__module__ == "__main__":  # decoder processes do not import the main script
+                raise pickle.PicklingError(f"{name}: class {type(extractor).__name__} is defined in __main__")
+            pickle.dumps(extractor.without_network())
+    except (pickle.PicklingError, TypeError, AttributeError) as exc:
+        log.warning("decoding in threads, not processes: the extractors' preprocessing cannot be sent to a "
+                    "process (%s)", exc)
+        return False
+    return True
+
+
+def _return_leases(items: list[tuple[str, int, torch.Tensor, SlotLease | None]]) -> None:
+    """Return the slots of batched (or dropped) clips: each lease once per extractor's message."""
+    for lease in {id(item[3]): item[3] for item in items if item[3] is not None}.values():
+        lease.done()
 
 
 def _drain(inbox: queue.Queue, threads: list[threading.Thread]) -> None:

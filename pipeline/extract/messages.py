@@ -3,18 +3,24 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
 
 @dataclass(frozen=True)
 class ClipsReady:
-    """Preprocessed clips of one video for one extractor, starting at clip `first_clip`."""
+    """Preprocessed clips of one video for one extractor, starting at clip `first_clip`.
+
+    `lease` (a `pipeline.extract.procs.SlotLease`, or None for clips in ordinary memory): the tensors
+    view a decoder process's shared-memory slot; call `lease.done()` once they are copied or dropped.
+    """
 
     vid: str
     extractor: str
     first_clip: int
     tensors: list[torch.Tensor]
+    lease: Any = None
 
 
 @dataclass(frozen=True)

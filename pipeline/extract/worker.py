@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+
+import torch
 
 from pipeline.extract.config import DONE_ELSEWHERE, ExtractConfig
 from pipeline.extract.messages import (
@@ -18,10 +20,12 @@ from pipeline.extract.messages import (
     WorkerDone,
 )
 from pipeline.extract.plan import VideoJob
+from pipeline.extract.procs import DecodeProcess, SlotLease, process_job, slot_bytes
 from pipeline.extract.taps import DecodeTap, TapSession
 from pipeline.extractors import VideoExtractor
-from pipeline.video.clips import DecodeStats, VideoDecodeError
-from pipeline.video.reader import decode_clips, probe_video
+from pipeline.video.clips import ClipChunk, DecodeStats, VideoDecodeError, VideoInfo, host_frames
+from pipeline.video.reader import decode_clips_on, probe_video
+from pipeline.video.sampling import SamplingSpec
 
 
 class DecodeWorker:
@@ -75,22 +79,65 @@ class DecodeWorker:
             self.out.put(WorkerCrashed(job.vid, exc))
             return False
 
-    def _decode(self, job: VideoJob, info, sessions: list[TapSession]) -> None:
+    def _decode(self, job: VideoJob, info: VideoInfo | None, sessions: list[TapSession]) -> None:
         """Decode the video once: its clips to the engine, its chunks to every tap session."""
         consumers = {name: self.extractors[name].sampling for name in job.needed}
         for session in sessions:
             consumers.update(session.consumers)
         stats = self.stats[job.vid] = DecodeStats()
-        decode = self.config.decode
         n_clips = {name: 0 for name in job.needed}
-        for chunk in decode_clips(job.path, consumers, decode.clip_seconds, decode.chunk_seconds, decode.backend,
-                                  info, stats):
+        for first, clips, chunk, lease in self._chunks(job, info, consumers, stats):
             for name in job.needed:
-                tensors = list(self.pool.map(self.extractors[name].preprocess_clip, chunk.frames[name]))
-                self.out.put(ClipsReady(job.vid, name, chunk.first_clip, tensors))
-                n_clips[name] = max(n_clips[name], chunk.first_clip + len(tensors))
+                self.out.put(ClipsReady(job.vid, name, first, clips[name], lease))
+                n_clips[name] = max(n_clips[name], first + len(clips[name]))
             for session in sessions:
                 session.feed(chunk)
         while sessions:  # a closed session leaves the list: fail() is for the unfinished only
             sessions.pop(0).close(stats)
         self.out.put(VideoDecoded(job.vid, n_clips))
+
+    def _chunks(self, job: VideoJob, info: VideoInfo | None, consumers: dict[str, SamplingSpec], stats: DecodeStats
+                ) -> Iterator[tuple[int, dict[str, list[torch.Tensor]], ClipChunk, SlotLease | None]]:
+        """(first clip, extractor -> preprocessed clips, the chunk, None) per chunk, decoded in this thread:
+        on the GPU when the settings and the video allow it, else on the CPU (`decode_clips_on`)."""
+        decode = self.config.decode
+        for chunk in decode_clips_on(self.config.device, job.path, consumers, decode.clip_seconds,
+                                     decode.chunk_seconds, decode.backend, info, stats):
+            clips = {name: list(self.pool.map(self.extractors[name].preprocess_clip, chunk.frames[name]))
+                     for name in job.needed}
+            yield chunk.first_clip, clips, host_frames(chunk, exclude=job.needed), None
+
+    def interrupt(self) -> None:
+        """The run is stopping: nothing to do for a thread (it checks `stop` between videos)."""
+
+    def close(self) -> None:
+        """The run is over."""
+
+
+class ProcessDecodeWorker(DecodeWorker):
+    """A DecodeWorker whose decoding and preprocessing run in a process of its own (`DecodeProcess`):
+    this thread claims, probes and opens the taps as before, then relays the process's chunks."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.preprocessors = {name: ext.without_network() for name, ext in self.extractors.items()}
+        decode = self.config.decode
+        self.slot_size = slot_bytes(self.preprocessors, decode.clip_seconds, decode.chunk_seconds)
+        self.process = self._start()
+
+    def _start(self) -> DecodeProcess:
+        return DecodeProcess(self.preprocessors, self.config.queue_chunks + 1, self.slot_size)
+
+    def _chunks(self, job: VideoJob, info: VideoInfo | None, consumers: dict[str, SamplingSpec], stats: DecodeStats
+                ) -> Iterator[tuple[int, dict[str, list[torch.Tensor]], ClipChunk, SlotLease | None]]:
+        if not self.process.alive:  # it died on an earlier video: a fresh one for this
+            self.process.close()
+            self.process = self._start()
+        yield from self.process.decode(process_job(job.vid, job.path, info, consumers, job.needed, self.config.decode),
+                                       stats)
+
+    def interrupt(self) -> None:
+        self.process.stop()
+
+    def close(self) -> None:
+        self.process.close()

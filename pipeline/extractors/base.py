@@ -11,11 +11,13 @@ from typing import ClassVar
 
 import numpy as np
 import torch
+from pydantic import BaseModel
 
 from pipeline.common.device import resolve_device
 from pipeline.extractors.frames import (
     CLIP_MEAN,
     CLIP_STD,
+    as_tensor,
     center_crop,
     normalize,
     resize_square,
@@ -23,6 +25,7 @@ from pipeline.extractors.frames import (
 from pipeline.video.sampling import ReferenceFrames, SamplingSpec
 
 PRESETS: tuple[str, ...] = ("tiny", "paper")
+_PLAIN = (bool, int, float, str, tuple, type(None), torch.device, BaseModel)
 
 
 def check_preset(preset: str) -> None:
@@ -87,8 +90,11 @@ class _Encoder:
         return contextlib.nullcontext() if dtype is None else torch.autocast("cuda", dtype=dtype)
 
     def _to_device(self, tensor: torch.Tensor) -> torch.Tensor:
-        """Move a CPU tensor to the device, through pinned memory on CUDA so the copy is asynchronous."""
-        if self.device.type == "cuda":
+        """Move a CPU tensor to the device, through pinned memory on CUDA so the copy is asynchronous
+        (a tensor already there, GPU-decoded frames, stays)."""
+        if tensor.device == self.device:
+            return tensor
+        if self.device.type == "cuda" and tensor.device.type == "cpu":
             return tensor.pin_memory().to(self.device, non_blocking=True)
         return tensor.to(self.device)
 
@@ -151,6 +157,13 @@ class VideoExtractor(_Encoder, ABC):
         twin = copy.copy(self)
         twin.crop_size = crop_size
         twin.sampling = self.sampling.model_copy(update={"short_side": crop_size})
+        return twin
+
+    def without_network(self) -> VideoExtractor:
+        """A copy holding only plain settings (no network, tokenizer or device state): what a decode
+        worker process needs for `sampling`, `clip_shape` and `preprocess_clip`, cheap to pickle."""
+        twin = copy.copy(self)
+        twin.__dict__ = {key: value for key, value in vars(self).items() if isinstance(value, _PLAIN)}
         return twin
 
     @property
@@ -250,7 +263,7 @@ class SingleFrameImageExtractor(VideoExtractor, ABC):
     def preprocess_clip(self, frames: np.ndarray) -> torch.Tensor:
         """uint8 [1, H, W, 3] -> uint8 [3, crop, crop], the centre crop (the model input size is applied on the device)."""
         check_frames(self.name, frames, n_frames=1)
-        return torch.from_numpy(center_crop(frames, self.crop_size)[0]).permute(2, 0, 1).contiguous()
+        return as_tensor(center_crop(frames, self.crop_size)[0]).permute(2, 0, 1).contiguous()
 
     def prepare_batch(self, batch: torch.Tensor) -> torch.Tensor:
         """uint8 [B, 3, crop, crop] on the device -> normalised pixels [B, 3, S, S], S the model's input size."""
@@ -268,7 +281,11 @@ class TextEncoder(_Encoder, ABC):
 
 def check_frames(name: str, frames: np.ndarray, n_frames: int | None = None) -> None:
     """Refuse frames that are not uint8 [T, H, W, 3] (with T == n_frames when given)."""
-    if not isinstance(frames, np.ndarray) or frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
+    if isinstance(frames, torch.Tensor):  # GPU-decoded frames (pipeline.video.gpu) stay on their device
+        ok = frames.ndim == 4 and frames.shape[-1] == 3 and frames.dtype == torch.uint8
+    else:
+        ok = isinstance(frames, np.ndarray) and frames.ndim == 4 and frames.shape[-1] == 3 and frames.dtype == np.uint8
+    if not ok:
         got = f"{type(frames).__name__} {getattr(frames, 'dtype', '')} {getattr(frames, 'shape', '')}"
         raise ValueError(f"{name}: expected one clip's frames as uint8 numpy [T, H, W, 3] RGB (got {got})")
     if frames.shape[0] == 0:

@@ -15,7 +15,7 @@ from torch import nn
 
 from pipeline.extractors._compat import pytorchvideo_create_slowfast
 from pipeline.extractors.base import VideoExtractor, check_frames, check_preset, seeded, tiny_weights_id
-from pipeline.extractors.frames import center_crop, normalize, pad_repeat_last, resize_square, uniform_indices
+from pipeline.extractors.frames import as_tensor, center_crop, normalize, pad_repeat_last, resize_square_repeats, uniform_indices
 from pipeline.extractors.weights import MissingWeightsError, disk_weights_id, find_first
 from pipeline.video.reference import slow_positions
 from pipeline.video.sampling import ReferenceSlowFast
@@ -202,7 +202,7 @@ class SlowFastExtractor(VideoExtractor):
         """uint8 [T, H, W, 3] (T ~ 60) -> uint8 [num_fast, crop, crop, 3]: the fast pathway's frames, centre-cropped."""
         check_frames(self.name, frames)
         fast, _ = self.frame_indices(len(frames))
-        return torch.from_numpy(center_crop(frames, self.crop_size, fast))
+        return as_tensor(center_crop(frames, self.crop_size, fast))
 
     def prepare_batch(self, batch: torch.Tensor) -> torch.Tensor:
         """uint8 [B, num_fast, crop, crop, 3] on the device -> normalised fast pathway [B, 3, num_fast, S, S]."""
@@ -210,7 +210,8 @@ class SlowFastExtractor(VideoExtractor):
             x = batch.permute(0, 4, 1, 2, 3).contiguous()  # (B, 3, T, S, S) uint8
         else:
             b, t = batch.shape[:2]
-            x = resize_square(batch.permute(0, 1, 4, 2, 3).flatten(0, 1), self.input_size)  # (B*T, 3, S, S) float
+            # (B*T, 3, S, S) float; repeated frames (slow sources resampled to 30 fps) resized once
+            x = resize_square_repeats(batch.flatten(0, 1), self.input_size)
             x = x.unflatten(0, (b, t)).transpose(1, 2).contiguous()  # (B, 3, T, S, S)
         return normalize(x, MEAN, STD, channel_dim=1).to(self._input_dtype())
 

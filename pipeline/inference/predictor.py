@@ -38,6 +38,7 @@ from pipeline.video import DecodeStats, clip_grid, decode_clips, probe_video
 log = logging.getLogger(__name__)
 
 PROGRESS_KEY = "encode"
+PREDICT_PROGRESS_KEY = "predict"
 #: Stride of the overlapping windows as a fraction of the window (75 clips -> stride 50).
 STRIDE_FRACTION = 2 / 3
 
@@ -211,7 +212,7 @@ class Predictor:
 
     def _run(self, jobs: list[tuple[int, int]], encoded: EncodedVideo,
              texts: list[tuple[np.ndarray, ...]]) -> list[dict]:
-        """PostProcess results of every (query, window start) job, in order.
+        """PostProcess results of every (query, window start) job, in order; one progress step per job.
 
         Jobs are batched only with jobs of the same window length and query length: nothing is
         padded, so a release model whose attention masks leak between the samples of a padded batch
@@ -221,15 +222,21 @@ class Predictor:
         shape = {i: (min(self.window, n - s), len(texts[q][0])) for i, (q, s) in enumerate(jobs)}
         order = sorted(range(len(jobs)), key=lambda i: shape[i])
         results: dict[int, dict] = {}
-        with torch.inference_mode():
-            start = 0
-            while start < len(order):
-                stop = start
-                while stop < len(order) and stop - start < self.batch_size and shape[order[stop]] == shape[order[start]]:
-                    stop += 1
-                chunk = order[start:stop]
-                results.update(zip(chunk, self._predict_chunk([jobs[i] for i in chunk], encoded, texts)))
-                start = stop
+        progress.start(PREDICT_PROGRESS_KEY, len(jobs), f"predict {Path(encoded.path).name}")
+        try:
+            with torch.inference_mode():
+                start = 0
+                while start < len(order):
+                    stop = start
+                    while (stop < len(order) and stop - start < self.batch_size
+                           and shape[order[stop]] == shape[order[start]]):
+                        stop += 1
+                    chunk = order[start:stop]
+                    results.update(zip(chunk, self._predict_chunk([jobs[i] for i in chunk], encoded, texts)))
+                    progress.advance(PREDICT_PROGRESS_KEY, len(chunk))
+                    start = stop
+        finally:
+            progress.finish(PREDICT_PROGRESS_KEY)
         return [results[i] for i in range(len(jobs))]
 
     def _predict_chunk(self, chunk: list[tuple[int, int]], encoded: EncodedVideo,

@@ -14,6 +14,7 @@ from pipeline.video.clips import (
 from pipeline.video.reader import (
     VIDEO_SUFFIXES,
     decode_clips,
+    decode_clips_on,
     list_videos,
     probe_video,
     usable_video_ids,
@@ -32,6 +33,7 @@ __all__ = [
     "VideoInfo",
     "clip_grid",
     "decode_clips",
+    "decode_clips_on",
     "frame_index_at",
     "list_videos",
     "probe_video",

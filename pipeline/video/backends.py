@@ -1,4 +1,5 @@
-"""The two decoder back-ends behind `pipeline.video.reader`: PyAV (the default: exact reference pixels) and decord."""
+"""The CPU decoder back-ends behind `pipeline.video.reader`: PyAV (the default: exact reference pixels) and
+decord (an optional extra); torchcodec's is in `pipeline.video.gpu`."""
 
 from __future__ import annotations
 
@@ -217,8 +218,11 @@ def decode_with_decord(path: Path, info: VideoInfo, grid: np.ndarray, consumers:
                        clip_seconds: float, chunk_seconds: float, stats: DecodeStats) -> Iterator[ClipChunk]:
     """Random-access decoding through decord's frame index (not for rotated videos: decord
     turns some of them itself and mis-sizes others, so those go to PyAV)."""
-    import decord
-
+    try:
+        import decord
+    except ImportError as exc:
+        raise ImportError("backend 'decord' needs decord, an optional extra: pip install 'videolights-pipeline[decord]' "
+                          "(or use backend 'pyav', the default)") from exc
     if info.rotation:
         raise VideoDecodeError(path, f"decord mishandles rotated videos (rotation {info.rotation})")
     width, height = _decode_size(info, consumers)
@@ -353,12 +357,21 @@ def decode_with_pyav(path: Path, info: VideoInfo, grid: np.ndarray, consumers: M
         picker.close()
 
 
+BACKENDS = ("auto", "decord", "pyav", "torchcodec")
+
+
 def decode_with_backend(path: str | os.PathLike, info: VideoInfo, grid: np.ndarray,
                         consumers: Mapping[str, SamplingSpec], clip_seconds: float, chunk_seconds: float,
-                        backend: str, stats: DecodeStats) -> Iterator[ClipChunk]:
+                        backend: str, stats: DecodeStats, device: str = "cpu") -> Iterator[ClipChunk]:
     path = Path(path)
-    if backend not in ("auto", "decord", "pyav"):
-        raise ValueError(f"backend must be 'auto', 'decord' or 'pyav', got {backend!r}")
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {', '.join(map(repr, BACKENDS))}, got {backend!r}")
+    if backend == "torchcodec":
+        from pipeline.video.gpu import decode_with_torchcodec
+
+        planner = _ChunkPlanner(grid, consumers, clip_seconds, chunk_seconds, info)
+        yield from decode_with_torchcodec(path, info, planner.chunks(), grid, consumers, stats, device)
+        return
     # "auto" is PyAV: its filter graph gives the references' pixels exactly (decord's scaler differs by
     # ~0.5 grey levels), and every consumer of a pass then gets the same pixels whatever else rides on it
     if backend in ("pyav", "auto"):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -81,7 +82,8 @@ class ClipChunk:
     Attributes:
         first_clip: index of the first clip of the chunk in the video's clip grid.
         clip_times: float64 [k, 2], (start_s, end_s) of each clip.
-        frames: consumer name -> per clip uint8 [T, H, W, 3] RGB frames (short side as asked).
+        frames: consumer name -> per clip uint8 [T, H, W, 3] RGB frames (short side as asked): numpy
+            arrays, or torch tensors on the decoding device from the torchcodec back-end (`host_frames`).
         frame_times: consumer name -> per clip float64 [T], the source timestamp (s) of each frame.
         frame_index: consumer name -> per clip int64 [T], each frame's index among the video's
             decoded frames in presentation order.
@@ -94,6 +96,15 @@ class ClipChunk:
     frames: dict[str, list[np.ndarray]] = field(default_factory=dict)
     frame_times: dict[str, list[np.ndarray]] = field(default_factory=dict)
     frame_index: dict[str, list[np.ndarray]] = field(default_factory=dict)
+
+
+def host_frames(chunk: ClipChunk, exclude: Sequence[str] = ()) -> ClipChunk:
+    """The chunk with every consumer's frames as numpy arrays in host memory (a torch tensor, from the
+    torchcodec back-end, is copied there), except those of `exclude` (left as they are)."""
+    for name, clips in chunk.frames.items():
+        if name not in exclude and clips and not isinstance(clips[0], np.ndarray):
+            chunk.frames[name] = [clip.cpu().numpy() for clip in clips]
+    return chunk
 
 
 def clip_grid(duration: float, clip_seconds: float = 2.0) -> np.ndarray:

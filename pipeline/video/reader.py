@@ -9,6 +9,7 @@ from pathlib import Path
 
 from pipeline.video.backends import decode_with_backend, probe_with_pyav
 from pipeline.video.clips import ClipChunk, DecodeStats, VideoDecodeError, VideoInfo, clip_grid
+from pipeline.video.gpu import GpuDecodeError, choose_backend
 from pipeline.video.sampling import SamplingSpec
 from storage import InvalidKeyError, validate_key
 
@@ -68,6 +69,7 @@ def decode_clips(
     backend: str = "auto",
     info: VideoInfo | None = None,
     stats: DecodeStats | None = None,
+    device: str = "cpu",
 ) -> Iterator[ClipChunk]:
     """Decode a video once, yielding chunks of clips with every consumer's frames.
 
@@ -80,9 +82,12 @@ def decode_clips(
         consumers: name -> sampling spec (e.g. {"clip": FramesPerClip(), "slowfast": ResampleFps()}).
         clip_seconds: clip length (s).
         chunk_seconds: how many seconds of clips are decoded and yielded at a time.
-        backend: "auto" or "pyav" (PyAV, exact reference pixels), or "decord" (its own scaler; not rotated videos).
+        backend: "auto" or "pyav" (PyAV, exact reference pixels), "decord" (its own scaler; not rotated
+            videos), or "torchcodec" (batch access on `device`; frames are torch tensors there, see
+            pipeline.video.gpu; not rotated videos).
         info: a probe result to reuse; probed when None.
         stats: filled with counts of opens and decoded frames.
+        device: where the torchcodec back-end decodes ("cpu", "cuda", "cuda:N"); ignored by the others.
 
     Raises:
         VideoDecodeError: the file cannot be decoded.
@@ -94,4 +99,32 @@ def decode_clips(
     if len(grid) == 0:
         raise VideoDecodeError(path, f"zero duration ({info.duration:.3f} s): no clips")
     stats = stats if stats is not None else DecodeStats()
-    yield from decode_with_backend(path, info, grid, consumers, clip_seconds, chunk_seconds, backend, stats)
+    yield from decode_with_backend(path, info, grid, consumers, clip_seconds, chunk_seconds, backend, stats, device)
+
+
+def decode_clips_on(
+    device: str,
+    path: str | os.PathLike,
+    consumers: Mapping[str, SamplingSpec],
+    clip_seconds: float = 2.0,
+    chunk_seconds: float = 16.0,
+    backend: str = "auto",
+    info: VideoInfo | None = None,
+    stats: DecodeStats | None = None,
+) -> Iterator[ClipChunk]:
+    """`decode_clips` on the GPU of `device` when the video allows it (`pipeline.video.gpu.choose_backend`:
+    a CUDA device, torchcodec, a codec NVDEC decodes, no rotation), else on the CPU; a video the GPU
+    decoder cannot open falls back to the CPU alone. Each reason is logged with the file's name.
+    Chunks of the GPU path hold torch tensors on `device` (`ClipChunk.frames`)."""
+    info = info or probe_video(path)
+    chosen, on, reason = choose_backend(info, device, backend)
+    if reason:
+        log.info("%s: decoding on the CPU: %s", path, reason)
+    if chosen == "torchcodec" and on != "cpu":
+        try:
+            yield from decode_clips(path, consumers, clip_seconds, chunk_seconds, chosen, info, stats, on)
+            return
+        except GpuDecodeError as exc:  # raised before any chunk was yielded
+            log.warning("%s: decoding on the CPU instead: %s", path, exc)
+            chosen, on = "pyav", "cpu"
+    yield from decode_clips(path, consumers, clip_seconds, chunk_seconds, chosen, info, stats, on)

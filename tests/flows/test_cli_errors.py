@@ -27,7 +27,7 @@ def videos(tmp_path, make_video):
     (["extract", "--dataset-kind", "qvh"], "Invalid value for '--dataset-kind': Value error, 'qvh' is not one of "
                                            "'qvhighlights', 'charades_sta', 'tvsum', 'pretrain'."),
     (["decode", "--backend", "ffmpeg"], "Invalid value for '--backend': Value error, 'ffmpeg' is not one of "
-                                        "'auto', 'decord', 'pyav'."),
+                                        "'auto', 'decord', 'pyav', 'torchcodec'."),
 ])
 def test_a_misspelt_choice_is_refused_with_the_choices(capsys, videos, tmp_path, args, expected):
     where = ["--videos", str(videos)] if args[0] == "extract" else [str(videos)]

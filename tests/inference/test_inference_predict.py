@@ -148,3 +148,27 @@ def test_plot_titles_the_model_and_draws_a_one_frame_video(tmp_path) -> None:
            "pred_relevant_windows": [[0.0, 0.04, 0.9]], "relevant_windows": [[0.0, 0.04]]}
     image = imread(plot_prediction(one, tmp_path / "one.png", title="the fine-tuned model"))
     assert image.shape[:2] == (300, 1200)  # 12 x (2.6 + 0.4) in at 100 dpi: the title gets its own band
+
+
+def test_predicting_reports_progress_per_window(predictor, encoded_long) -> None:
+    from pipeline.common import progress
+
+    class Recorder:
+        def __init__(self):
+            self.events = []
+
+        def start(self, key, total, description):
+            self.events.append(("start", key, total))
+
+        def advance(self, key, n=1):
+            self.events.append(("advance", key, n))
+
+        def finish(self, key):
+            self.events.append(("finish", key))
+
+    encoded, _ = encoded_long
+    with progress.listening(Recorder()) as recorder:
+        predictor.predict(encoded, QUERIES)
+    events = [e for e in recorder.events if e[1] == "predict"]
+    assert events[0][0] == "start" and events[-1] == ("finish", "predict")
+    assert sum(e[2] for e in events if e[0] == "advance") == events[0][2] > 1  # every (query, window) job

@@ -64,7 +64,7 @@ def test_a_failed_video_drops_its_clips_and_fails_alone(engine, extractors):
     engine.handle(VideoFailed("a", "truncated: frames stop at 1.0 s of 4.0 s"))
     record = engine.finished["a"]
     assert (record.status, record.reason) == ("failed", "truncated: frames stop at 1.0 s of 4.0 s")
-    assert [vid for vid, _, _ in engine.batches["clip"]] == ["b"]
+    assert [vid for vid, *_ in engine.batches["clip"]] == ["b"]
     assert "a" not in engine.store.keys("video", "clip")
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib.util
+
 import re
 
 import pytest
@@ -11,7 +13,9 @@ from pipeline.video.writer import write_video
 from pipeline.video.sampling import FramesPerClip, ResampleFps
 from pipeline.video import VideoDecodeError, decode_clips, probe_video
 
-BACKENDS = ["decord", "pyav"]
+DECORD = pytest.param("decord", marks=pytest.mark.skipif(importlib.util.find_spec("decord") is None,
+                                                        reason="decord is an optional extra ([decord])"))
+BACKENDS = [DECORD, "pyav"]
 
 
 @pytest.fixture(scope="module")

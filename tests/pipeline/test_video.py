@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib.util
+
 import math
 from fractions import Fraction
 
@@ -12,7 +14,9 @@ from timecode import decode_time_code
 from pipeline.video.sampling import FramesPerClip, ReferenceFrames, ResampleFps
 from pipeline.video import DecodeStats, VideoDecodeError, clip_grid, decode_clips, probe_video
 
-BACKENDS = ["decord", "pyav"]
+DECORD = pytest.param("decord", marks=pytest.mark.skipif(importlib.util.find_spec("decord") is None,
+                                                        reason="decord is an optional extra ([decord])"))
+BACKENDS = [DECORD, "pyav"]
 
 
 def _decode_all(path, consumers, backend="auto", clip_seconds=2.0, chunk_seconds=16.0, stats=None):
@@ -129,6 +133,7 @@ def test_chunks_bound_memory_whatever_the_length(make_video):
     assert len(chunks) == 5 and all(len(c.clip_times) == 4 for c in chunks)
 
 
+@pytest.mark.skipif(importlib.util.find_spec("decord") is None, reason="decord is an optional extra ([decord])")
 def test_backends_agree(make_video):
     path = make_video(seconds=6.0, fps=25)
     consumers = {"c": FramesPerClip(short_side=48), "sf": ResampleFps(short_side=48)}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib.util
+
 import pytest
 from synthetic_helpers import write_time_coded
 
@@ -21,7 +23,10 @@ def _collect(path, duration, config, backend="auto"):
     return done, stats
 
 
-@pytest.mark.parametrize("backend", ["decord", "pyav"])
+@pytest.mark.parametrize("backend", [
+    pytest.param("decord", marks=pytest.mark.skipif(importlib.util.find_spec("decord") is None,
+                                                    reason="decord is an optional extra ([decord])")),
+    "pyav"])
 def test_the_middle_frame_is_captioned(tmp_path, backend):
     fps = 30
     path = write_time_coded(tmp_path / "v.mp4", 35.0, fps=fps)
