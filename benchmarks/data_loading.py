@@ -38,7 +38,7 @@ from pipeline.datasets import (
     QVHighlightsRow,
     VideoLightsDataset,
     collate,
-    model_inputs,
+    forward_kwargs,
     targets,
     to_device,
 )
@@ -129,7 +129,7 @@ def time_train_step(batch: dict, device: str, repeats: int) -> float | None:
             torch.cuda.synchronize()
         start = time.perf_counter()
         optimizer.zero_grad(set_to_none=True)
-        losses = criterion(model(**model_inputs(batch)), targets(batch))
+        losses = criterion(model(**forward_kwargs(model, batch, epoch=0, training=True)), {**targets(batch), "epoch": 0})
         losses["total"].backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 0.1)
         optimizer.step()
