@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -56,9 +57,13 @@ class ExtractConfig(BaseModel):
         weights_dir: where paper weights are read from (None: the usual caches).
         batch_size: clips per network call; batches span clips and videos.
         decode_workers: videos decoded at the same time, one per decode worker.
-        decode_processes: True (default): each decode worker decodes and preprocesses in a process of
-            its own and hands the clips over through shared memory (scales with cores); False: in a
-            thread of this process (PyAV's per-frame work then shares one GIL with the inference loop).
+        decode_processes: True: each decode worker decodes and preprocesses in a process of its own and
+            hands the clips over through shared memory (no GIL shared between decoders); False: in a
+            thread of this process (PyAV's per-frame work then shares one GIL with the inference loop);
+            "auto" (default): processes when several decoders run on a machine of 4 or more cores,
+            threads otherwise (on 2 cores one decoder already keeps both busy with FFmpeg's frame
+            threads and the preprocessing threads, and threads measured 1.1-1.2x faster there:
+            benchmarks/RESULTS.md, "decode in worker processes").
         preprocess_workers: CPU threads preprocessing clips while the network runs (decoding in threads;
             a decode process preprocesses its own clips).
         queue_chunks: decoded-and-preprocessed chunks held ahead of the network (bounds memory); a decode
@@ -77,12 +82,18 @@ class ExtractConfig(BaseModel):
     weights_dir: str | None = None
     batch_size: int = Field(default=32, ge=1)
     decode_workers: int = Field(default=1, ge=1)
-    decode_processes: bool = True
+    decode_processes: bool | Literal["auto"] = "auto"
     preprocess_workers: int = Field(default=2, ge=1)
     queue_chunks: int = Field(default=2, ge=1)
     decode: DecodeConfig = DecodeConfig()
     seed: int = 0
     crop_size: int | None = Field(default=None, ge=8)
+
+    def decodes_in_processes(self) -> bool:
+        """Whether decode workers run in processes (decode_processes, "auto" resolved for this machine)."""
+        if self.decode_processes != "auto":
+            return bool(self.decode_processes)
+        return self.decode_workers > 1 and (os.cpu_count() or 1) >= 4
 
     @field_validator("extractors")
     @classmethod

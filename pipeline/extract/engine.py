@@ -3,7 +3,7 @@
 Decoding and preprocessing run in decode workers, several videos at a time: each a thread of this
 process that claims, probes and feeds the taps, with the decoding and per-clip preprocessing in a
 process of its own (pipeline.extract.procs: own GIL, clips handed over in shared memory), or, with
-`decode_processes: false` and for GPU decoding, in the thread itself with a pool of CPU threads for
+threads (ExtractConfig.decodes_in_processes) and for GPU decoding, in the thread itself with a pool of CPU threads for
 the preprocessing. They hand typed messages (pipeline.extract.messages) to the inference loop through
 a bounded queue, so the GPU (or CPU) encodes while the next clips are decoded. Batches span clips and videos; a video's features are written as soon as all of its clips
 are encoded.
@@ -105,7 +105,7 @@ class ExtractionEngine:
         pool = ThreadPoolExecutor(config.preprocess_workers, thread_name_prefix="preprocess")
         claim = partial(claim_job, store=self.store, extractors=self.extractors,
                         clip_seconds=config.decode.clip_seconds, written_after=self.written_after)
-        in_processes = (config.decode_processes and not _gpu_decoding(config) and _picklable(self.extractors)
+        in_processes = (config.decodes_in_processes() and not _gpu_decoding(config) and _picklable(self.extractors)
                         and _shared_memory_room(config, self.extractors, min(config.decode_workers, len(self.jobs))))
         kind = ProcessDecodeWorker if in_processes else DecodeWorker
         workers: list[DecodeWorker] = []

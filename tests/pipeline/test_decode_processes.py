@@ -21,7 +21,7 @@ from pipeline.video import DecodeStats, VideoDecodeError, probe_video
 from storage import FeatureStore
 
 CONFIG = ExtractConfig(extractors=("slowfast", "clip"), batch_size=4, crop_size=32, decode_workers=2,
-                       decode=dict(chunk_seconds=4.0))
+                       decode_processes=True, decode=dict(chunk_seconds=4.0))
 
 
 @pytest.fixture(scope="module")
@@ -121,7 +121,8 @@ RUN = textwrap.dedent("""
     from pipeline.extract import procs
     from storage import FeatureStore
 
-    config = ExtractConfig(extractors=("slowfast",), crop_size=32, decode_workers=2, batch_size=2)
+    config = ExtractConfig(extractors=("slowfast",), crop_size=32, decode_workers=2, batch_size=2,
+                           decode_processes=True)
     extractors = build_video_extractors(config)
     started = procs.DecodeProcess.__init__
     def announce(self, *args, **kwargs):
@@ -134,11 +135,12 @@ RUN = textwrap.dedent("""
 
 @pytest.mark.slow  # a fresh interpreter imports torch and the extractors (~10 s on two cores)
 def test_ctrl_c_stops_the_run_and_its_decoder_processes(tmp_path, make_video):
-    videos = [str(make_video(f"v{i}.mp4", seconds=120.0, fps=30, width=160, height=90)) for i in range(3)]
+    videos = [str(make_video(f"v{i}.mp4", seconds=130.0, fps=30, width=160, height=90)) for i in range(6)]
     proc = subprocess.Popen([sys.executable, "-c", RUN, str(tmp_path / "store"), *videos], stdout=subprocess.PIPE,
                             text=True, start_new_session=True)
     pids = [int(proc.stdout.readline().split()[1]) for _ in range(2)]
-    time.sleep(2.0)  # decoding
+    time.sleep(0.5)  # decoding (780 video-s: several seconds even on a quiet machine)
+    assert proc.poll() is None, "the run ended before Ctrl-C; give it more work"
     os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C reaches the whole foreground process group
     assert proc.wait(timeout=60) != 0
     deadline = time.monotonic() + 10
@@ -154,3 +156,15 @@ def _alive(pid: int) -> bool:
         return False
     status = Path(f"/proc/{pid}/stat")
     return not (status.exists() and status.read_text().split()[2] == "Z")
+
+
+def test_auto_decodes_in_processes_only_with_several_decoders_on_four_or_more_cores(monkeypatch):
+    auto = ExtractConfig(extractors=("clip",), decode_workers=2)
+    assert auto.decode_processes == "auto"
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)  # one decoder already keeps both cores busy
+    assert not auto.decodes_in_processes()
+    assert auto.model_copy(update={"decode_processes": True}).decodes_in_processes()
+    monkeypatch.setattr(os, "cpu_count", lambda: 16)
+    assert auto.decodes_in_processes()
+    assert not auto.model_copy(update={"decode_workers": 1}).decodes_in_processes()
+    assert not auto.model_copy(update={"decode_processes": False}).decodes_in_processes()
