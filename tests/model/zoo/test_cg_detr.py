@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Any
@@ -17,15 +16,12 @@ from model.zoo.cg_detr.config import (
     T2V_MASK_PER_VIDEO,
 )
 from model.zoo.convert import load_mapped, model_from_release, release_options
-from tests.model.zoo.release import (
-    assert_close_tree,
-    assert_loss_close,
-    load,
-    paper_size_checkpoint,
-    zero_dropout,
-)
+from tests.model.zoo.release import BATCHES, assert_close_tree, assert_loss_close, assert_losses_match
+from tests.model.zoo.release import assert_paper_size_keys, assert_recognises_only, epoch_of, eval_outputs
+from tests.model.zoo.release import load, max_diff, paper_size_model, paper_size_spec, saliency_labels
+from tests.model.zoo.release import tiny_inputs, tiny_targets, train_outputs
 
-BATCHES = ("unpadded", "padded")
+RELEASE = "cg_detr"
 #: pred_logits, pred_spans, saliency_scores(_neg), src_txt_mask_neg, t2vattnvalues(_neg), real_neg_mask,
 #: cate_attn_weights, txt_mask, dummy_tokens, global_rep_tokens, video_mask + 2 aux layers x 2.
 N_OUTPUT_TENSORS = 17
@@ -35,33 +31,8 @@ NONE_AT_EVAL = ("memory_moment", "nmmemory_moment", "sentence_txt", "sentence_du
 
 
 @pytest.fixture(scope="module")
-def folder(data_dir: Path) -> Path:
-    return data_dir / "release" / "cg_detr"
-
-
-@pytest.fixture(scope="module")
-def ckpt(folder: Path) -> dict[str, Any]:
-    return load(folder / "release.ckpt")
-
-
-@pytest.fixture(scope="module")
-def inputs(folder: Path) -> dict[str, Any]:
-    return load(folder / "inputs.pt")
-
-
-@pytest.fixture(scope="module")
-def targets(folder: Path) -> dict[str, Any]:
-    return load(folder / "targets.pt")
-
-
-@pytest.fixture(scope="module")
-def losses_ref(folder: Path) -> dict[str, Any]:
-    return json.loads((folder / "losses.json").read_text())
-
-
-@pytest.fixture(scope="module")
-def release_model(ckpt):
-    model, criterion, cfg, unused = model_from_release(ckpt, FAMILY)
+def release_model(fixtures):
+    model, criterion, cfg, unused = model_from_release(fixtures["ckpt"], FAMILY)
     return model.eval(), criterion, cfg, unused
 
 
@@ -75,18 +46,14 @@ def _with_corrections(ckpt: dict[str, Any], **update: Any):
 
 
 def _train_losses(model, criterion, inputs: dict[str, Any], targets: dict[str, Any]) -> dict[str, torch.Tensor]:
-    model.train()
-    zero_dropout(model)
-    outputs = model(**inputs, targets=targets)
+    outputs = train_outputs(model, inputs, targets=targets)
     return {k: v.detach() for k, v in criterion(outputs, {**targets, "epoch": 0}).items()}
 
 
 @pytest.mark.parametrize("batch", BATCHES)
-def test_outputs_equal_release(release_model, inputs, folder, batch):
-    model = release_model[0]
-    ref = load(folder / "outputs.pt")[batch]
-    with torch.no_grad():
-        ours = model(**inputs[batch])
+def test_outputs_equal_release(release_model, fixtures, batch):
+    ref = fixtures["outputs"][batch]
+    ours = eval_outputs(release_model[0], fixtures["inputs"][batch])
     assert assert_close_tree(ours, ref) == N_OUTPUT_TENSORS
     assert set(ref) <= set(ours)
     for key in NONE_AT_EVAL:
@@ -94,50 +61,39 @@ def test_outputs_equal_release(release_model, inputs, folder, batch):
 
 
 @pytest.mark.parametrize("batch", BATCHES)
-def test_losses_equal_release(ckpt, inputs, targets, losses_ref, batch):
+def test_losses_equal_release(fixtures, batch):
+    ckpt, targets = fixtures["ckpt"], fixtures["targets"][batch]
     model, criterion = FAMILY.build(FAMILY.config_from_options(release_options(ckpt)))
     load_mapped(model, FAMILY.map_state_dict(ckpt["model"], criterion.cfg)[0])
-    model.train()
-    zero_dropout(model)
-    outputs = model(**inputs[batch], targets=targets[batch])
-    for epoch_key, ref in losses_ref[batch].items():
-        epoch = int(epoch_key.removeprefix("epoch"))
-        ours = {k: v.detach() for k, v in criterion(outputs, {**targets[batch], "epoch": epoch}).items()}
+    outputs = train_outputs(model, fixtures["inputs"][batch], targets=targets)
+    for epoch_key, ref in fixtures["losses"][batch].items():
+        ours = {k: v.detach() for k, v in criterion(outputs, {**targets, "epoch": epoch_of(epoch_key)}).items()}
         assert set(ref["loss_dict"]) == set(ours) - {"total"}
-        for name, value in ref["loss_dict"].items():
-            assert_loss_close(float(ours[name]), value, f"{batch}/{epoch_key}/{name}")
+        assert_losses_match(ours, ref, f"{batch}/{epoch_key}")
         assert criterion.weight_dict == ref["weight_dict"]
-        assert_loss_close(float(ours["total"]), ref["objective"], f"{batch}/{epoch_key}/total")
 
 
-def test_paper_size(folder, inputs):
-    ckpt = paper_size_checkpoint(folder)
-    model, _, _, unused = model_from_release(ckpt, FAMILY)
-    spec = json.loads((folder / "paper_size_keys.json").read_text())
+def test_paper_size(folder, fixtures):
+    model, _, unused = paper_size_model(folder, FAMILY)
+    spec = paper_size_spec(folder)
     # Every release key is mapped, the two modules the release builds and never calls included.
-    assert unused == {}
-    assert {k for k, _, _ in spec["keys"]} == set(model.state_dict())
-    assert sum(p.numel() for p in model.parameters()) == spec["n_params"] == 12_615_467
+    assert_paper_size_keys(model, unused, spec)
+    assert spec["n_params"] == 12_615_467
     ref = load(folder / "paper_size_outputs.pt")
-    model.eval()
     for batch in BATCHES:
-        with torch.no_grad():
-            ours = model(**inputs[batch])
+        ours = eval_outputs(model, fixtures["inputs"][batch])
         assert assert_close_tree(ours, ref[batch], path=f"paper/{batch}") == N_OUTPUT_TENSORS
 
 
-def _max_diff(a: torch.Tensor, b: torch.Tensor) -> float:
-    return (a.double() - b.double()).abs().max().item()
-
-
-def test_difference_t2v_mask_per_video(ckpt, inputs, release_model):
+def test_difference_t2v_mask_per_video(fixtures, release_model):
     release = release_model[0]
-    corrected = _with_corrections(ckpt, corrections=(T2V_MASK_PER_VIDEO,))[0].eval()
+    corrected = _with_corrections(fixtures["ckpt"], corrections=(T2V_MASK_PER_VIDEO,))[0].eval()
+    inputs = fixtures["inputs"]
     with torch.no_grad():
         for batch, changes in (("unpadded", False), ("padded", True)):
             a, b = release(**inputs[batch]), corrected(**inputs[batch])
             for key in ("saliency_scores", "t2vattnvalues", "pred_spans"):
-                diff = _max_diff(a[key], b[key])
+                diff = max_diff(a[key], b[key])
                 assert (diff > 1e-4) if changes else (diff <= 1e-6), (batch, key, diff)
 
 
@@ -149,15 +105,17 @@ def _assert_only_saliency_moves(ours: dict[str, torch.Tensor], ref: dict[str, fl
             assert_loss_close(float(ours[key]), value, f"{what}/{key}")
 
 
-def test_difference_single_false_negative_row(ckpt, inputs, targets, losses_ref):
-    model, criterion = _with_corrections(ckpt, corrections=(SINGLE_FALSE_NEGATIVE_ROW,))
+def test_difference_single_false_negative_row(fixtures):
+    inputs, targets, losses_ref = fixtures["inputs"], fixtures["targets"], fixtures["losses"]
+    model, criterion = _with_corrections(fixtures["ckpt"], corrections=(SINGLE_FALSE_NEGATIVE_ROW,))
     # Only the padded batch has a false-negative row (rows 1 and 2: two segments of one video).
     for batch, moves in (("unpadded", False), ("padded", True)):
         ours = _train_losses(model, criterion, inputs[batch], targets[batch])
         _assert_only_saliency_moves(ours, losses_ref[batch]["epoch0"]["loss_dict"], moves, batch)
 
 
-def test_difference_attn_false_negative_rank(ckpt, inputs, targets, losses_ref):
+def test_difference_attn_false_negative_rank(fixtures):
+    ckpt, inputs, targets, losses_ref = fixtures["ckpt"], fixtures["inputs"], fixtures["targets"], fixtures["losses"]
     # On the fixture's single false-negative row the release's term is a ~1e-6 constant, so this
     # correction alone leaves every loss within tolerance ...
     model, criterion = _with_corrections(ckpt, corrections=(ATTN_FALSE_NEGATIVE_RANK,))
@@ -174,10 +132,9 @@ def test_difference_attn_false_negative_rank(ckpt, inputs, targets, losses_ref):
     cfg = FAMILY.tiny(40, 24)
     fixed = CGDETRConfig(**{**cfg.model_dump(), "corrections": (ATTN_FALSE_NEGATIVE_RANK,)})
     torch.manual_seed(0)
-    model = FAMILY.build(cfg)[0].eval()
+    model = FAMILY.build(cfg)[0]
     batch_inputs, batch_targets = _collate_batch(cfg)
-    with torch.no_grad():
-        outputs = model(**batch_inputs, targets=batch_targets)
+    outputs = eval_outputs(model, batch_inputs, targets=batch_targets)
     assert (~outputs["real_neg_mask"]).sum() == 2
     release_losses = {k: v.detach() for k, v in FAMILY.build(cfg)[1](outputs, batch_targets).items()}
     fixed_losses = {k: v.detach() for k, v in FAMILY.build(fixed)[1](outputs, batch_targets).items()}
@@ -188,56 +145,35 @@ def test_difference_attn_false_negative_rank(ckpt, inputs, targets, losses_ref):
             assert float(fixed_losses[key]) == float(release_losses[key]), key
 
 
-def test_corrected_turns_all_on(ckpt, inputs, targets, losses_ref, release_model):
+def test_corrected_turns_all_on(fixtures, release_model):
+    inputs, targets = fixtures["inputs"], fixtures["targets"]
     cfg = CGDETRConfig(fidelity="corrected")
     assert all(cfg.corrects(d.name) for d in CGDETRConfig.DIFFERENCES)
     assert not any(CGDETRConfig().corrects(d.name) for d in CGDETRConfig.DIFFERENCES)
-    model, criterion = _with_corrections(ckpt, fidelity="corrected")
+    model, criterion = _with_corrections(fixtures["ckpt"], fidelity="corrected")
     ours = _train_losses(model, criterion, inputs["padded"], targets["padded"])
-    ref = losses_ref["padded"]["epoch0"]["loss_dict"]
+    ref = fixtures["losses"]["padded"]["epoch0"]["loss_dict"]
     assert abs(float(ours["loss_saliency"]) - ref["loss_saliency"]) > 1e-3
     model.eval()
     with torch.no_grad():
         a, b = release_model[0](**inputs["padded"]), model(**inputs["padded"])
-    assert _max_diff(a["saliency_scores"], b["saliency_scores"]) > 1e-4
+    assert max_diff(a["saliency_scores"], b["saliency_scores"]) > 1e-4
     with pytest.raises(ValueError, match="not differences"):
         CGDETRConfig(corrections=("no_such_fix",))
 
 
 def _collate_batch(cfg: CGDETRConfig, with_spans: bool = True) -> tuple[dict[str, Any], dict[str, Any]]:
     """A small batch as our collate builds it (no release-only keys)."""
-    gen = torch.Generator().manual_seed(0)
-    lengths, tokens = [8, 6, 5, 7], [4, 6, 3, 5]
-    b, lv, lt = len(lengths), max(lengths), max(tokens)
-    vid_mask = (torch.arange(lv)[None] < torch.tensor(lengths)[:, None]).float()
-    txt_mask = (torch.arange(lt)[None] < torch.tensor(tokens)[:, None]).float()
-    inputs = {
-        "src_vid": torch.randn(b, lv, cfg.video_dim, generator=gen) * vid_mask[..., None],
-        "src_vid_mask": vid_mask,
-        "src_txt": torch.randn(b, lt, cfg.text_dim, generator=gen) * txt_mask[..., None],
-        "src_txt_mask": txt_mask,
-        # Two segments of each of two videos: rows 0 and 2 get a negative text of the same video.
-        "vid": ["ab_c_0.0_10.0", "ab_c_10.0_20.0", "xyz_0.0_10.0", "xyz_10.0_20.0"],
-        "qid": [1, 2, 3, 4],
-    }
-    labels = torch.zeros(b, lv)
-    labels[0, 2:5] = torch.tensor([3.0, 7.0, 5.0])
-    labels[1, 0:3] = torch.tensor([12.0, 4.0, 2.0])
-    labels[2, 1:4] = torch.tensor([1.0, 9.0, 6.0])
-    labels[3, 4:7] = torch.tensor([8.0, 8.0, 2.0])
-    targets: dict[str, Any] = {
-        "saliency_pos_labels": torch.tensor([[3, 2], [0, 1], [2, 3], [4, 5]]),
-        "saliency_neg_labels": torch.tensor([[0, 7], [4, 5], [0, 4], [1, 2]]),
-        "saliency_all_labels": labels,
-    }
-    if with_spans:
-        targets["span_labels"] = [
-            {"spans": torch.tensor([[0.4375, 0.375]])},
-            {"spans": torch.tensor([[0.25, 0.5]])},
-            {"spans": torch.tensor([[0.5, 0.6], [0.1, 0.2]])},
-            {"spans": torch.tensor([[0.7143, 0.4286]])},
-        ]
-    return inputs, targets
+    inputs: dict[str, Any] = tiny_inputs([8, 6, 5, 7], [4, 6, 3, 5], cfg.video_dim, cfg.text_dim,
+                                         torch.Generator().manual_seed(0))  # fmt: skip
+    # Two segments of each of two videos: rows 0 and 2 get a negative text of the same video.
+    inputs["vid"] = ["ab_c_0.0_10.0", "ab_c_10.0_20.0", "xyz_0.0_10.0", "xyz_10.0_20.0"]
+    inputs["qid"] = [1, 2, 3, 4]
+    runs = [(2, [3.0, 7.0, 5.0]), (0, [12.0, 4.0, 2.0]), (1, [1.0, 9.0, 6.0]), (4, [8.0, 8.0, 2.0])]
+    labels = saliency_labels(8, runs)
+    spans = [[[0.4375, 0.375]], [[0.25, 0.5]], [[0.5, 0.6], [0.1, 0.2]], [[0.7143, 0.4286]]] if with_spans else None
+    pos, neg = [[3, 2], [0, 1], [2, 3], [4, 5]], [[0, 7], [4, 5], [0, 4], [1, 2]]
+    return inputs, tiny_targets(labels, spans, pos, neg)
 
 
 def test_tiny_collate_targets():
@@ -267,27 +203,20 @@ def test_tiny_collate_targets():
     losses["total"].backward()
 
     # Inference call (no targets, no ids): no negative pass, training-only outputs are None.
-    model.eval()
-    with torch.no_grad():
-        out = model(inputs["src_vid"], inputs["src_vid_mask"], inputs["src_txt"], inputs["src_txt_mask"])
+    out = eval_outputs(model, {k: inputs[k] for k in ("src_vid", "src_vid_mask", "src_txt", "src_txt_mask")})
     assert out["saliency_scores_neg"] is None and out["memory_moment"] is None
     assert out["saliency_scores"].shape == (4, 8)
 
 
-def test_presets_and_options(ckpt):
+def test_presets_and_options(fixtures):
     assert set(FAMILY.presets) == {"cg_detr-qvhighlights", "cg_detr-charades_sta", "cg_detr-tvsum"}
     assert FAMILY.presets["cg_detr-qvhighlights"].model == CGDETRConfig()
-    opt = release_options(ckpt)
+    opt = release_options(fixtures["ckpt"])
     assert FAMILY.config_from_options(opt).hidden_dim == 24
     for name, value in (("span_loss_type", "ce"), ("contrastive_align_loss", True), ("dset_name", "youtube_uni")):
         with pytest.raises(ValueError, match=name):
             FAMILY.config_from_options({**opt, name: value})
 
 
-def test_recognises(data_dir: Path):
-    release = data_dir / "release"
-    folders = sorted(p for p in release.iterdir() if (p / "release.ckpt").is_file())
-    assert any(p.name == "cg_detr" for p in folders)
-    for p in folders:
-        ck = load(p / "release.ckpt")
-        assert FAMILY.recognises(release_options(ck), set(ck["model"])) == (p.name == "cg_detr"), p.name
+def test_recognises(release_dir: Path):
+    assert_recognises_only(FAMILY.recognises, release_dir, (RELEASE,))

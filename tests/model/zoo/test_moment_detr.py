@@ -2,46 +2,22 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 import torch
 
-from model.zoo.convert import load_release_checkpoint, model_from_release, release_options
+from model.zoo.convert import model_from_release, release_options
 from model.zoo.moment_detr import FAMILY, MomentDETRConfig
 from model.zoo.moment_detr.model import PADDED_SALIENCY
-from tests.model.zoo.release import (
-    assert_close_tree,
-    assert_loss_close,
-    load,
-    paper_size_checkpoint,
-    zero_dropout,
-)
+from tests.model.zoo.release import BATCHES, assert_close_tree, assert_loss_close, assert_losses_match
+from tests.model.zoo.release import assert_output_shapes, assert_paper_size_keys, assert_recognises_only
+from tests.model.zoo.release import epoch_of, eval_outputs, load, paper_size_model, paper_size_spec
+from tests.model.zoo.release import tiny_inputs, tiny_targets, train_outputs
 
-BATCHES = ("unpadded", "padded")
+RELEASE = "moment_detr"
 # pred_logits, pred_spans, saliency_scores + one aux layer x (pred_logits, pred_spans)
 N_OUTPUT_TENSORS = 5
-
-
-@pytest.fixture(scope="module")
-def folder(data_dir: Path) -> Path:
-    path = data_dir / "release" / "moment_detr"
-    if not path.is_dir():
-        pytest.skip(f"{path} is missing")
-    return path
-
-
-@pytest.fixture(scope="module")
-def fixtures(folder: Path) -> dict:
-    torch.set_num_threads(1)
-    return {
-        "ckpt": load_release_checkpoint(folder / "release.ckpt"),
-        "inputs": load(folder / "inputs.pt"),
-        "targets": load(folder / "targets.pt"),
-        "outputs": load(folder / "outputs.pt"),
-        "losses": json.loads((folder / "losses.json").read_text()),
-    }
 
 
 def _release_model(ckpt: dict, **overrides):
@@ -57,9 +33,7 @@ def _release_model(ckpt: dict, **overrides):
 
 
 def _train_losses(model, criterion, batch: dict, targets: dict, epoch: int = 0) -> dict:
-    model.train()
-    zero_dropout(model)
-    losses = criterion(model(**batch), {**targets, "epoch": epoch})
+    losses = criterion(train_outputs(model, batch), {**targets, "epoch": epoch})
     return {k: v.detach() for k, v in losses.items()}
 
 
@@ -67,9 +41,7 @@ def _train_losses(model, criterion, batch: dict, targets: dict, epoch: int = 0) 
 def test_outputs_equal_release(fixtures: dict, batch: str) -> None:
     model, _, unused = _release_model(fixtures["ckpt"])
     assert unused == {}  # every release tensor is built, the never-used txt_position_embed included
-    model.eval()
-    with torch.no_grad():
-        ours = model(**fixtures["inputs"][batch])
+    ours = eval_outputs(model, fixtures["inputs"][batch])
     assert assert_close_tree(ours, fixtures["outputs"][batch]) == N_OUTPUT_TENSORS
 
 
@@ -77,39 +49,31 @@ def test_outputs_equal_release(fixtures: dict, batch: str) -> None:
 def test_losses_equal_release(fixtures: dict, batch: str) -> None:
     model, criterion, _ = _release_model(fixtures["ckpt"])
     for epoch_key, ref in fixtures["losses"][batch].items():
-        epoch = int(epoch_key.removeprefix("epoch"))
+        epoch = epoch_of(epoch_key)
         ours = _train_losses(model, criterion, fixtures["inputs"][batch], fixtures["targets"][batch], epoch)
         assert set(ref["loss_dict"]) | {"total"} == set(ours)
         assert criterion.weight_dict == ref["weight_dict"]
-        for key, value in ref["loss_dict"].items():
-            assert_loss_close(float(ours[key]), value, f"{batch}/{epoch_key}/{key}")
-        assert_loss_close(float(ours["total"]), ref["objective"], f"{batch}/{epoch_key}/total")
+        assert_losses_match(ours, ref, f"{batch}/{epoch_key}")
 
 
 def test_paper_size(folder: Path, fixtures: dict) -> None:
-    spec = json.loads((folder / "paper_size_keys.json").read_text())
-    ckpt = paper_size_checkpoint(folder)
-    model, _, cfg, unused = model_from_release(ckpt, FAMILY)
+    spec = paper_size_spec(folder)
+    model, cfg, unused = paper_size_model(folder, FAMILY)
     assert cfg == MomentDETRConfig()  # the script size is our default config
     # every release key is mapped, txt_position_embed (built by the release, never used) included
-    assert unused == {}
-    assert set(model.state_dict()) == {name for name, _, _ in spec["keys"]}
-    assert sum(p.numel() for p in model.parameters()) == spec["n_params"] == 4_823_305
-    model.eval()
+    assert_paper_size_keys(model, unused, spec)
+    assert spec["n_params"] == 4_823_305
     reference = load(folder / "paper_size_outputs.pt")
     for batch in BATCHES:
-        with torch.no_grad():
-            ours = model(**fixtures["inputs"][batch])
+        ours = eval_outputs(model, fixtures["inputs"][batch])
         assert assert_close_tree(ours, reference[batch]) == N_OUTPUT_TENSORS
 
 
 def test_mask_padded_saliency(fixtures: dict) -> None:
     model, criterion, _ = _release_model(fixtures["ckpt"], corrections=("mask_padded_saliency",))
-    model.eval()
     for batch in BATCHES:
         inputs, ref = fixtures["inputs"][batch], fixtures["outputs"][batch]
-        with torch.no_grad():
-            ours = model(**inputs)
+        ours = eval_outputs(model, inputs)
         valid = inputs["src_vid_mask"].bool()
         # moments and valid clips unchanged; padded clips (padded batch only) set to PADDED_SALIENCY
         ref_rest = {k: v for k, v in ref.items() if k != "saliency_scores"}
@@ -141,9 +105,7 @@ def test_weighted_label_mean(fixtures: dict) -> None:
         for key, value in ref.items():
             if not key.startswith("loss_label"):
                 assert_loss_close(float(losses[key]), value, f"{batch}/{key}")
-        model.eval()
-        with torch.no_grad():
-            outputs = model(**fixtures["inputs"][batch])
+        outputs = eval_outputs(model, fixtures["inputs"][batch])
         assert assert_close_tree(outputs, fixtures["outputs"][batch]) == N_OUTPUT_TENSORS
 
 
@@ -160,26 +122,11 @@ def test_corrected_turns_on_every_difference() -> None:
 def _collate_batch(cfg: MomentDETRConfig, lengths: list[int], text_lengths: list[int]) -> tuple[dict, dict]:
     """Inputs and targets shaped as our collate builds them (no release-only keys)."""
     gen = torch.Generator().manual_seed(0)
-    bsz, lv, lt = len(lengths), max(lengths), max(text_lengths)
-    vid_mask = torch.zeros(bsz, lv)
-    txt_mask = torch.zeros(bsz, lt)
-    for i, (n, m) in enumerate(zip(lengths, text_lengths)):
-        vid_mask[i, :n] = 1
-        txt_mask[i, :m] = 1
-    inputs = {
-        "src_vid": torch.randn(bsz, lv, cfg.video_dim, generator=gen) * vid_mask[..., None],
-        "src_vid_mask": vid_mask,
-        "src_txt": torch.randn(bsz, lt, cfg.text_dim, generator=gen) * txt_mask[..., None],
-        "src_txt_mask": txt_mask,
-    }
-    all_labels = torch.rand(bsz, lv, generator=gen) * vid_mask
-    targets = {
-        "span_labels": [{"spans": torch.tensor([[0.3, 0.2], [0.7, 0.1]])[: 1 + i % 2]} for i in range(bsz)],
-        "saliency_pos_labels": torch.tensor([[1, 2]] * bsz, dtype=torch.int64),
-        "saliency_neg_labels": torch.tensor([[0, 3]] * bsz, dtype=torch.int64),
-        "saliency_all_labels": all_labels,
-    }
-    return inputs, targets
+    bsz = len(lengths)
+    inputs = tiny_inputs(lengths, text_lengths, cfg.video_dim, cfg.text_dim, gen)
+    all_labels = torch.rand(bsz, max(lengths), generator=gen) * inputs["src_vid_mask"]
+    spans = [[[0.3, 0.2], [0.7, 0.1]][: 1 + i % 2] for i in range(bsz)]
+    return inputs, tiny_targets(all_labels, spans, [[1, 2]] * bsz, [[0, 3]] * bsz)
 
 
 @pytest.mark.parametrize("fidelity", ["release", "corrected"])
@@ -189,10 +136,7 @@ def test_tiny_forward_backward(fidelity: str) -> None:
     model, criterion = FAMILY.build(cfg)
     inputs, targets = _collate_batch(cfg, [6, 4, 5], [3, 5, 2])
     outputs = model(**inputs)
-    assert outputs["pred_logits"].shape == (3, cfg.num_queries, 2)
-    assert outputs["pred_spans"].shape == (3, cfg.num_queries, 2)
-    assert outputs["saliency_scores"].shape == (3, 6)
-    assert len(outputs["aux_outputs"]) == cfg.dec_layers - 1
+    assert_output_shapes(outputs, 3, cfg.num_queries, 6, cfg.dec_layers - 1)
     losses = criterion(outputs, {**targets, "epoch": 0})
     assert set(losses) == {"loss_span", "loss_giou", "loss_label", "class_error", "loss_saliency",
                            "loss_span_0", "loss_giou_0", "loss_label_0", "class_error_0", "total"}  # fmt: skip
@@ -214,20 +158,12 @@ def test_tiny_forward_backward(fidelity: str) -> None:
 def test_batch_of_one_keeps_batch_dim() -> None:
     cfg = FAMILY.tiny(18, 12)
     model, _ = FAMILY.build(cfg)
-    model.eval()
     inputs, _ = _collate_batch(cfg, [5], [3])
-    with torch.no_grad():
-        assert model(**inputs)["saliency_scores"].shape == (1, 5)
+    assert eval_outputs(model, inputs)["saliency_scores"].shape == (1, 5)
 
 
-def test_recognises(folder: Path, fixtures: dict) -> None:
-    ckpt = fixtures["ckpt"]
-    assert FAMILY.recognises(release_options(ckpt), set(ckpt["model"]))
-    others = [p for p in sorted(folder.parent.glob("*/release.ckpt")) if p.parent != folder]
-    assert others
-    for path in others:
-        other = load_release_checkpoint(path)
-        assert not FAMILY.recognises(release_options(other), set(other["model"])), path.parent.name
+def test_recognises(folder: Path) -> None:
+    assert_recognises_only(FAMILY.recognises, folder.parent, (RELEASE,))
 
 
 def test_config_from_options_rejects_what_it_cannot_honour(fixtures: dict) -> None:

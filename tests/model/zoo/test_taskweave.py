@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Any
@@ -13,42 +12,19 @@ import torch
 from model.zoo.convert import load_mapped, model_from_release
 from model.zoo.taskweave import FAMILY, TaskWeaveConfig, build
 from model.zoo.taskweave.convert import config_from_options, map_state_dict, recognises
-from tests.model.zoo.release import (
-    assert_close_tree,
-    assert_loss_close,
-    load,
-    paper_size_checkpoint,
-    zero_dropout,
-)
+from tests.model.zoo.release import BATCHES, assert_close_tree, assert_loss_close, assert_losses_match
+from tests.model.zoo.release import assert_output_shapes, assert_paper_size_keys, assert_recognises_only
+from tests.model.zoo.release import epoch_of, eval_outputs, load, max_diff, paper_size_model, paper_size_spec
+from tests.model.zoo.release import tiny_inputs, tiny_targets, train_outputs
 
-BATCHES = ("unpadded", "padded")
+RELEASE = "taskweave"
 # pred_logits, pred_spans, saliency_scores, saliency_scores_neg, video_mask, aux pred_logits/pred_spans
 N_OUTPUT_TENSORS = 7
 
 
-@pytest.fixture(scope="module")
-def folder(data_dir: Path) -> Path:
-    path = data_dir / "release" / "taskweave"
-    if not path.is_dir():
-        pytest.skip(f"{path} is missing")
-    return path
-
-
-@pytest.fixture(scope="module")
-def fixture(folder: Path) -> dict[str, Any]:
-    torch.set_num_threads(1)
-    return {
-        "ckpt": load(folder / "release.ckpt"),
-        "inputs": load(folder / "inputs.pt"),
-        "targets": load(folder / "targets.pt"),
-        "outputs": load(folder / "outputs.pt"),
-        "losses": json.loads((folder / "losses.json").read_text()),
-    }
-
-
-def _ema_model(fixture: dict[str, Any], **update: Any) -> torch.nn.Module:
+def _ema_model(fixtures: dict[str, Any], **update: Any) -> torch.nn.Module:
     """The EMA weights (what the release infers with) in eval mode, optionally with corrections."""
-    ckpt = fixture["ckpt"]
+    ckpt = fixtures["ckpt"]
     if not update:
         model, _, _, _ = model_from_release(ckpt, FAMILY, weights=FAMILY.ema_key)
     else:
@@ -59,15 +35,13 @@ def _ema_model(fixture: dict[str, Any], **update: Any) -> torch.nn.Module:
     return model.eval()
 
 
-def _train_model(fixture: dict[str, Any], **update: Any) -> tuple[torch.nn.Module, torch.nn.Module]:
-    """The training weights (not EMA), train mode, every dropout 0."""
-    ckpt = {k: v for k, v in fixture["ckpt"].items() if k != FAMILY.ema_key}
+def _train_model(fixtures: dict[str, Any], **update: Any) -> tuple[torch.nn.Module, torch.nn.Module]:
+    """The training weights (not EMA); forward them with train_outputs."""
+    ckpt = {k: v for k, v in fixtures["ckpt"].items() if k != FAMILY.ema_key}
     cfg = config_from_options(vars(ckpt["opt"]))
     cfg = TaskWeaveConfig(**{**cfg.model_dump(), **update})
     model, criterion = build(cfg)
     load_mapped(model, map_state_dict(ckpt["model"], cfg)[0])
-    model.train()
-    zero_dropout(model)
     return model, criterion
 
 
@@ -83,54 +57,40 @@ def _compare_release(ours: dict[str, Any], ref: list[Any]) -> int:
 
 
 @pytest.mark.parametrize("batch", BATCHES)
-def test_outputs_equal_release(fixture: dict[str, Any], batch: str) -> None:
-    model = _ema_model(fixture)
-    with torch.no_grad():
-        ours = model(**fixture["inputs"][batch])
-    assert _compare_release(ours, fixture["outputs"][batch]) == N_OUTPUT_TENSORS + 2
+def test_outputs_equal_release(fixtures: dict[str, Any], batch: str) -> None:
+    ours = eval_outputs(_ema_model(fixtures), fixtures["inputs"][batch])
+    assert _compare_release(ours, fixtures["outputs"][batch]) == N_OUTPUT_TENSORS + 2
 
 
 # 2. losses -------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("batch", BATCHES)
-def test_losses_equal_release(fixture: dict[str, Any], batch: str) -> None:
-    model, criterion = _train_model(fixture)
-    for key, ref in fixture["losses"][batch].items():
-        epoch = int(key.removeprefix("epoch_"))
-        outputs = model(**fixture["inputs"][batch], epoch=epoch)
-        losses = criterion(outputs, {**fixture["targets"][batch], "epoch": epoch})
+def test_losses_equal_release(fixtures: dict[str, Any], batch: str) -> None:
+    model, criterion = _train_model(fixtures)
+    for key, ref in fixtures["losses"][batch].items():
+        epoch = epoch_of(key)
+        outputs = train_outputs(model, fixtures["inputs"][batch], epoch=epoch)
+        losses = criterion(outputs, {**fixtures["targets"][batch], "epoch": epoch})
         assert set(ref["loss_dict"]) | {"total"} == set(losses)
-        for name, value in ref["loss_dict"].items():
-            assert_loss_close(losses[name].item(), value, f"{batch} {key} {name}")
-        assert_loss_close(losses["total"].item(), ref["objective"], f"{batch} {key} objective")
+        assert_losses_match(losses, ref, f"{batch}/{key}")
 
 
 # 3. paper size ---------------------------------------------------------------------------------
 
 
-def test_paper_size(folder: Path) -> None:
-    ckpt = paper_size_checkpoint(folder)
-    model, _, cfg, unused = model_from_release(ckpt, FAMILY)
-    spec = json.loads((folder / "paper_size_keys.json").read_text())
+def test_paper_size(folder: Path, fixtures: dict[str, Any]) -> None:
+    model, cfg, unused = paper_size_model(folder, FAMILY)
     assert cfg.hidden_dim == 256 and cfg.video_dim == 2818
     # every release key is mapped, txt_position_embed (built by the release, never used) included
-    assert unused == {}
-    assert sum(p.numel() for p in model.parameters()) == spec["n_params"]
-    assert set(model.state_dict()) == {name for name, _, _ in spec["keys"]}
-    model.eval()
-    inputs, expected = load(folder / "inputs.pt"), load(folder / "paper_size_outputs.pt")
+    assert_paper_size_keys(model, unused, paper_size_spec(folder))
+    expected = load(folder / "paper_size_outputs.pt")
     for batch in BATCHES:
-        with torch.no_grad():
-            ours = model(**inputs[batch])
+        ours = eval_outputs(model, fixtures["inputs"][batch])
         assert _compare_release(ours, expected[batch]) == N_OUTPUT_TENSORS + 2
 
 
 # 4. differences --------------------------------------------------------------------------------
-
-
-def _max_diff(a: torch.Tensor, b: torch.Tensor) -> float:
-    return (a - b).abs().max().item()
 
 
 def _mr_expert_spread(model: torch.nn.Module, inputs: dict[str, torch.Tensor]) -> float:
@@ -145,40 +105,40 @@ def _mr_expert_spread(model: torch.nn.Module, inputs: dict[str, torch.Tensor]) -
     return (values.max(0).values - values.min(0).values).max().item()
 
 
-def test_mr_expert_mask(fixture: dict[str, Any]) -> None:
-    release, corrected = _ema_model(fixture), _ema_model(fixture, corrections=("mr_expert_mask",))
+def test_mr_expert_mask(fixtures: dict[str, Any]) -> None:
+    release, corrected = _ema_model(fixtures), _ema_model(fixtures, corrections=("mr_expert_mask",))
     for batch in BATCHES:
-        inputs = fixture["inputs"][batch]
+        inputs = fixtures["inputs"][batch]
         # release: one constant vector for every valid clip of every video; corrected: per clip
         assert _mr_expert_spread(release, inputs) < 1e-6  # 0 up to the 1x1 conv's rounding
         assert _mr_expert_spread(corrected, inputs) > 1e-3
         with torch.no_grad():
             a, b = release(**inputs), corrected(**inputs)
-        assert _max_diff(a["pred_spans"], b["pred_spans"]) > 1e-4
-        assert _max_diff(a["pred_logits"], b["pred_logits"]) > 1e-4
+        assert max_diff(a["pred_spans"], b["pred_spans"]) > 1e-4
+        assert max_diff(a["pred_logits"], b["pred_logits"]) > 1e-4
         assert torch.equal(a["saliency_scores"], b["saliency_scores"])
         assert torch.equal(a["saliency_scores_neg"], b["saliency_scores_neg"])
 
 
-def test_hgf_valid_threshold(fixture: dict[str, Any]) -> None:
-    release, corrected = _ema_model(fixture), _ema_model(fixture, corrections=("hgf_valid_threshold",))
+def test_hgf_valid_threshold(fixtures: dict[str, Any]) -> None:
+    release, corrected = _ema_model(fixtures), _ema_model(fixtures, corrections=("hgf_valid_threshold",))
     with torch.no_grad():
-        same = [release(**fixture["inputs"]["unpadded"]), corrected(**fixture["inputs"]["unpadded"])]
-        pad = [release(**fixture["inputs"]["padded"]), corrected(**fixture["inputs"]["padded"])]
+        same = [release(**fixtures["inputs"]["unpadded"]), corrected(**fixtures["inputs"]["unpadded"])]
+        pad = [release(**fixtures["inputs"]["padded"]), corrected(**fixtures["inputs"]["padded"])]
     # without padding the two thresholds agree
     assert torch.equal(same[0]["pred_spans"], same[1]["pred_spans"])
     # with padding the feedback mask, hence the moment outputs, change; the saliency does not
-    assert _max_diff(pad[0]["pred_spans"], pad[1]["pred_spans"]) > 1e-5
+    assert max_diff(pad[0]["pred_spans"], pad[1]["pred_spans"]) > 1e-5
     assert torch.equal(pad[0]["saliency_scores"], pad[1]["saliency_scores"])
     assert torch.equal(pad[0]["saliency_scores_neg"], pad[1]["saliency_scores_neg"])
 
 
-def test_weighted_objective(fixture: dict[str, Any]) -> None:
-    model, release = _train_model(fixture)
-    _, corrected = _train_model(fixture, corrections=("weighted_objective",))
+def test_weighted_objective(fixtures: dict[str, Any]) -> None:
+    model, release = _train_model(fixtures)
+    _, corrected = _train_model(fixtures, corrections=("weighted_objective",))
     batch = "padded"
-    outputs = model(**fixture["inputs"][batch], epoch=0)
-    targets = {**fixture["targets"][batch], "epoch": 0}
+    outputs = train_outputs(model, fixtures["inputs"][batch], epoch=0)
+    targets = {**fixtures["targets"][batch], "epoch": 0}
     a, b = release(outputs, targets), corrected(outputs, targets)
     for name in a:
         if name != "total":
@@ -192,18 +152,18 @@ def test_weighted_objective(fixture: dict[str, Any]) -> None:
     assert abs(a["total"].item() - b["total"].item()) > 1e-3
 
 
-def test_corrected_turns_on_everything(fixture: dict[str, Any]) -> None:
+def test_corrected_turns_on_everything(fixtures: dict[str, Any]) -> None:
     cfg = TaskWeaveConfig(fidelity="corrected")
     assert all(cfg.corrects(d.name) for d in TaskWeaveConfig.DIFFERENCES)
     assert {d.name for d in TaskWeaveConfig.DIFFERENCES} == {
         "mr_expert_mask", "hgf_valid_threshold", "weighted_objective"
     }
-    release, corrected = _ema_model(fixture), _ema_model(fixture, fidelity="corrected")
+    release, corrected = _ema_model(fixtures), _ema_model(fixtures, fidelity="corrected")
     assert corrected.transformer.mr_expert_keeps_valid and corrected.hgf_valid_threshold
-    inputs = fixture["inputs"]["padded"]
+    inputs = fixtures["inputs"]["padded"]
     with torch.no_grad():
-        assert _max_diff(release(**inputs)["pred_spans"], corrected(**inputs)["pred_spans"]) > 1e-4
-    _, criterion = _train_model(fixture, fidelity="corrected")
+        assert max_diff(release(**inputs)["pred_spans"], corrected(**inputs)["pred_spans"]) > 1e-4
+    _, criterion = _train_model(fixtures, fidelity="corrected")
     assert criterion.weighted_objective
 
 
@@ -213,26 +173,12 @@ def test_corrected_turns_on_everything(fixture: dict[str, Any]) -> None:
 def _collate_batch(lengths: list[int], tokens: list[int], video_dim: int, text_dim: int) -> tuple[dict, dict]:
     """Inputs and targets as our collate builds them (no release-only keys)."""
     gen = torch.Generator().manual_seed(0)
-    bsz, n_clips, n_tokens = len(lengths), max(lengths), max(tokens)
-    vid_mask = torch.zeros(bsz, n_clips)
-    txt_mask = torch.zeros(bsz, n_tokens)
-    all_labels = torch.zeros(bsz, n_clips)
-    for b, (n, t) in enumerate(zip(lengths, tokens)):
-        vid_mask[b, :n], txt_mask[b, :t] = 1, 1
+    all_labels = torch.zeros(len(lengths), max(lengths))
+    for b, n in enumerate(lengths):  # drawn before the features
         all_labels[b, 1:n - 1] = torch.randint(1, 13, (n - 2,), generator=gen).float()
-    inputs = {
-        "src_vid": torch.randn(bsz, n_clips, video_dim, generator=gen) * vid_mask[..., None],
-        "src_vid_mask": vid_mask,
-        "src_txt": torch.randn(bsz, n_tokens, text_dim, generator=gen) * txt_mask[..., None],
-        "src_txt_mask": txt_mask,
-    }
-    targets = {
-        "span_labels": [{"spans": torch.tensor([[0.4, 0.3]])}, {"spans": torch.tensor([[0.3, 0.2], [0.7, 0.2]])}],
-        "saliency_pos_labels": torch.tensor([[1, 2], [2, 3]]),
-        "saliency_neg_labels": torch.tensor([[0, lengths[0] - 1], [0, lengths[1] - 1]]),
-        "saliency_all_labels": all_labels,
-    }
-    return inputs, targets
+    inputs = tiny_inputs(lengths, tokens, video_dim, text_dim, gen)
+    spans = [[[0.4, 0.3]], [[0.3, 0.2], [0.7, 0.2]]]
+    return inputs, tiny_targets(all_labels, spans, [[1, 2], [2, 3]], [[0, lengths[0] - 1], [0, lengths[1] - 1]])
 
 
 @pytest.mark.parametrize("epoch", [0, 150])
@@ -259,26 +205,19 @@ def test_tiny_eval_outputs() -> None:
     cfg = FAMILY.tiny(20, 12)
     model, _ = FAMILY.build(cfg)
     inputs, _ = _collate_batch([8, 6], [5, 3], 20, 12)
-    with torch.no_grad():
-        out = model.eval()(**inputs)
-    assert out["pred_logits"].shape == (2, 5, 2) and out["pred_spans"].shape == (2, 5, 2)
-    assert out["saliency_scores"].shape == (2, 8) and len(out["aux_outputs"]) == 1
+    out = eval_outputs(model, inputs)
+    assert_output_shapes(out, 2, 5, 8, 1)
 
 
 # 6. recognition, options, presets --------------------------------------------------------------
 
 
 def test_recognises_only_taskweave(folder: Path) -> None:
-    for other in sorted(folder.parent.iterdir()):
-        path = other / "release.ckpt"
-        if not path.is_file():
-            continue
-        ckpt = load(path)
-        assert recognises(vars(ckpt["opt"]), set(ckpt["model"])) == (other.name == "taskweave"), other.name
+    assert_recognises_only(recognises, folder.parent, (RELEASE,))
 
 
-def test_options_that_cannot_work(fixture: dict[str, Any]) -> None:
-    opt = vars(fixture["ckpt"]["opt"])
+def test_options_that_cannot_work(fixtures: dict[str, Any]) -> None:
+    opt = vars(fixtures["ckpt"]["opt"])
     for name, value in [("use_txt_pos", True), ("a_feat_dir", "audio"), ("span_loss_type", "ce"),
                         ("contrastive_align_loss", True), ("pre_norm", True)]:
         with pytest.raises(ValueError, match=name):

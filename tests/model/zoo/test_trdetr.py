@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -12,38 +11,16 @@ import torch
 from model.zoo.convert import model_from_release
 from model.zoo.trdetr import FAMILY, PRESETS, TRDETRConfig, build
 from model.zoo.trdetr.convert import config_from_options
-from tests.model.zoo.release import (
-    assert_close_tree,
-    assert_loss_close,
-    load,
-    paper_size_checkpoint,
-    zero_dropout,
-)
+from tests.model.zoo.release import BATCHES, assert_close_tree, assert_loss_close, assert_losses_match
+from tests.model.zoo.release import assert_output_shapes, assert_paper_size_keys, assert_recognises_only
+from tests.model.zoo.release import epoch_of, eval_outputs, load, max_diff, paper_size_model, paper_size_spec
+from tests.model.zoo.release import saliency_labels, tiny_inputs, tiny_targets, train_outputs
 
-BATCHES = ("unpadded", "padded")
+RELEASE = "trdetr"
 #: pred_logits, pred_spans, saliency_scores, video_mask, aux pred_logits/pred_spans,
 #: src_txt_ed, src_vid_ed, src_vid_cls_ed, src_txt_cls_ed
 N_OUTPUT_TENSORS = 10
 DIFFERENCE_NAMES = [d.name for d in TRDETRConfig.DIFFERENCES]
-
-
-@pytest.fixture(scope="module")
-def folder(data_dir: Path) -> Path:
-    path = data_dir / "release" / "trdetr"
-    if not path.is_dir():
-        pytest.skip(f"{path} is missing")
-    return path
-
-
-@pytest.fixture(scope="module")
-def fixtures(folder: Path) -> dict[str, Any]:
-    return {
-        "ckpt": load(folder / "release.ckpt"),
-        "inputs": load(folder / "inputs.pt"),
-        "targets": load(folder / "targets.pt"),
-        "outputs": load(folder / "outputs.pt"),
-        "losses": json.loads((folder / "losses.json").read_text()),
-    }
 
 
 def _release_model(ckpt: dict[str, Any], corrections: tuple[str, ...] = (), fidelity: str = "release"):
@@ -58,16 +35,8 @@ def _release_model(ckpt: dict[str, Any], corrections: tuple[str, ...] = (), fide
     return model, criterion
 
 
-def _eval_outputs(model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> dict[str, Any]:
-    model.eval()
-    with torch.no_grad():
-        return model(**batch)
-
-
 def _train_losses(model: torch.nn.Module, criterion: torch.nn.Module, batch, targets, epoch: int = 0):
-    model.train()
-    zero_dropout(model)
-    outputs = model(**batch)
+    outputs = train_outputs(model, batch)
     return outputs, criterion(outputs, {**targets, "epoch": epoch})
 
 
@@ -81,7 +50,7 @@ def _f(value: torch.Tensor) -> float:
 @pytest.mark.parametrize("batch", BATCHES)
 def test_outputs_equal_release(fixtures: dict[str, Any], batch: str) -> None:
     model, _ = _release_model(fixtures["ckpt"])
-    ours = _eval_outputs(model, fixtures["inputs"][batch])
+    ours = eval_outputs(model, fixtures["inputs"][batch])
     assert set(fixtures["outputs"][batch]) <= set(ours)
     assert assert_close_tree(ours, fixtures["outputs"][batch]) == N_OUTPUT_TENSORS
 
@@ -93,15 +62,12 @@ def test_outputs_equal_release(fixtures: dict[str, Any], batch: str) -> None:
 def test_losses_equal_release(fixtures: dict[str, Any], batch: str) -> None:
     model, criterion = _release_model(fixtures["ckpt"])
     for epoch_key, ref in fixtures["losses"][batch].items():
-        epoch = int(epoch_key.split("_")[1])
         inputs, targets = fixtures["inputs"][batch], fixtures["targets"][batch]
-        _, losses = _train_losses(model, criterion, inputs, targets, epoch)
-        for name, value in ref["loss_dict"].items():
-            assert_loss_close(_f(losses[name]), value, f"{batch}/{epoch_key}/{name}")
+        _, losses = _train_losses(model, criterion, inputs, targets, epoch_of(epoch_key))
+        assert_losses_match(losses, ref, f"{batch}/{epoch_key}")
         for name in ("VTC_loss", "CTC_loss"):
             assert_loss_close(_f(losses[name]), ref["objective_terms"][name], f"{batch}/{epoch_key}/{name}")
         assert criterion.weight_dict == ref["weight_dict"]
-        assert_loss_close(_f(losses["total"]), ref["objective"], f"{batch}/{epoch_key}/total")
 
 
 @pytest.mark.parametrize("batch", BATCHES)
@@ -118,35 +84,30 @@ def test_relevant_clips_derived_like_the_release_dataset(fixtures: dict[str, Any
 
 @pytest.fixture(scope="module")
 def paper(folder: Path) -> dict[str, Any]:
-    ckpt = paper_size_checkpoint(folder)
-    model, _, cfg, unused = model_from_release(ckpt, FAMILY)
+    model, cfg, unused = paper_size_model(folder, FAMILY)
     return {
-        "ckpt": ckpt,
         "model": model,
         "cfg": cfg,
         "unused": unused,
-        "spec": json.loads((folder / "paper_size_keys.json").read_text()),
+        "spec": paper_size_spec(folder),
         "outputs": load(folder / "paper_size_outputs.pt"),
     }
 
 
 def test_paper_size_parameters_and_keys(paper: dict[str, Any]) -> None:
-    spec, model, unused = paper["spec"], paper["model"], paper["unused"]
     assert paper["cfg"] == TRDETRConfig()  # the script's options are our defaults
     # Every release tensor is built, the never-used txt_position_embed included (use_txt_pos off).
-    assert unused == {}
-    assert set(model.state_dict()) == {k for k, _, _ in spec["keys"]}
-    assert sum(p.numel() for p in model.parameters()) == spec["n_params"]
+    assert_paper_size_keys(paper["model"], paper["unused"], paper["spec"])
 
 
 def test_paper_size_outputs_unpadded(paper: dict[str, Any], fixtures: dict[str, Any]) -> None:
-    ours = _eval_outputs(paper["model"], fixtures["inputs"]["unpadded"])
+    ours = eval_outputs(paper["model"], fixtures["inputs"]["unpadded"])
     assert assert_close_tree(ours, paper["outputs"]["unpadded"]) == N_OUTPUT_TENSORS
 
 
 def test_paper_size_outputs_padded(paper: dict[str, Any], fixtures: dict[str, Any]) -> None:
     """Every tensor but saliency_scores (see the next test)."""
-    ours = _eval_outputs(paper["model"], fixtures["inputs"]["padded"])
+    ours = eval_outputs(paper["model"], fixtures["inputs"]["padded"])
     ref = {k: v for k, v in paper["outputs"]["padded"].items() if k != "saliency_scores"}
     assert assert_close_tree(ours, ref) == N_OUTPUT_TENSORS - 1
 
@@ -159,30 +120,26 @@ def test_paper_size_outputs_padded(paper: dict[str, Any], fixtures: dict[str, An
     "fixture itself is 1.2e-5 from a float64 evaluation of the same function",
 )
 def test_paper_size_saliency_padded(paper: dict[str, Any], fixtures: dict[str, Any]) -> None:
-    ours = _eval_outputs(paper["model"], fixtures["inputs"]["padded"])
+    ours = eval_outputs(paper["model"], fixtures["inputs"]["padded"])
     assert_close_tree(ours["saliency_scores"], paper["outputs"]["padded"]["saliency_scores"])
 
 
 # 4. corrections -----------------------------------------------------------------------------------
 
 
-def _max_diff(a: torch.Tensor, b: torch.Tensor) -> float:
-    return (a - b).abs().max().item()
-
-
 def _outputs_with(fixtures: dict[str, Any], batch: str, *corrections: str) -> dict[str, Any]:
     model, _ = _release_model(fixtures["ckpt"], corrections)
-    return _eval_outputs(model, fixtures["inputs"][batch])
+    return eval_outputs(model, fixtures["inputs"][batch])
 
 
 def _assert_same(ours: dict[str, Any], ref: dict[str, Any], keys: tuple[str, ...]) -> None:
     for key in keys:
-        assert _max_diff(ours[key], ref[key]) <= 1e-5, key
+        assert max_diff(ours[key], ref[key]) <= 1e-5, key
 
 
 def _assert_changed(ours: dict[str, Any], ref: dict[str, Any], keys: tuple[str, ...]) -> None:
     for key in keys:
-        assert _max_diff(ours[key], ref[key]) > 1e-4, key
+        assert max_diff(ours[key], ref[key]) > 1e-4, key
 
 
 DECODER_KEYS = ("pred_logits", "pred_spans")
@@ -205,35 +162,33 @@ def test_hd2mr_masked_softmax(fixtures: dict[str, Any]) -> None:
     _assert_same(ours, ref["padded"], ("src_vid_ed", "src_txt_ed"))
 
 
+def _assert_only_saliency_changes(fixtures: dict[str, Any], correction: str) -> None:
+    """In both batches the decoder's outputs stay and saliency_scores change."""
+    for batch in BATCHES:
+        ours = _outputs_with(fixtures, batch, correction)
+        _assert_same(ours, fixtures["outputs"][batch], DECODER_KEYS)
+        _assert_changed(ours, fixtures["outputs"][batch], ("saliency_scores",))
+
+
 def test_mr2hd_video_units(fixtures: dict[str, Any]) -> None:
     """The unpadded batch's first slice [-1, 7] wraps to nothing in the release; corrected it is [0, 7]."""
     ref = fixtures["outputs"]
-    for batch in BATCHES:
-        ours = _outputs_with(fixtures, batch, "mr2hd_video_units")
-        _assert_same(ours, ref[batch], DECODER_KEYS)
-        _assert_changed(ours, ref[batch], ("saliency_scores",))
+    _assert_only_saliency_changes(fixtures, "mr2hd_video_units")
     ours = _outputs_with(fixtures, "unpadded", "mr2hd_video_units")
     # video 1's slice [3, 4] is the same in both
-    assert _max_diff(ours["saliency_scores"][1], ref["unpadded"]["saliency_scores"][1]) <= 1e-5
+    assert max_diff(ours["saliency_scores"][1], ref["unpadded"]["saliency_scores"][1]) <= 1e-5
 
 
 def test_mr2hd_packed_gru(fixtures: dict[str, Any]) -> None:
     ref = fixtures["outputs"]
-    for batch in BATCHES:
-        ours = _outputs_with(fixtures, batch, "mr2hd_packed_gru")
-        _assert_same(ours, ref[batch], DECODER_KEYS)
-        _assert_changed(ours, ref[batch], ("saliency_scores",))
+    _assert_only_saliency_changes(fixtures, "mr2hd_packed_gru")
     # Unpadded video 0's slice is empty: the release still runs 9 zero steps, corrected gives state 0.
     ours = _outputs_with(fixtures, "unpadded", "mr2hd_packed_gru")
-    assert _max_diff(ours["saliency_scores"][0], ref["unpadded"]["saliency_scores"][0]) > 1e-4
+    assert max_diff(ours["saliency_scores"][0], ref["unpadded"]["saliency_scores"][0]) > 1e-4
 
 
 def test_mr2hd_cosine_weight(fixtures: dict[str, Any]) -> None:
-    ref = fixtures["outputs"]
-    for batch in BATCHES:
-        ours = _outputs_with(fixtures, batch, "mr2hd_cosine_weight")
-        _assert_same(ours, ref[batch], DECODER_KEYS)
-        _assert_changed(ours, ref[batch], ("saliency_scores",))
+    _assert_only_saliency_changes(fixtures, "mr2hd_cosine_weight")
 
 
 def test_vtc_masked_mean(fixtures: dict[str, Any]) -> None:
@@ -293,32 +248,10 @@ def test_corrected_turns_every_difference_on(fixtures: dict[str, Any]) -> None:
 
 def _collate_batch(seed: int = 0) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """A padded batch with targets as our collate builds them (no release-only keys)."""
-    g = torch.Generator().manual_seed(seed)
-    lengths, tokens = [7, 5, 6], [4, 6, 3]
-    bsz, max_l, max_t = len(lengths), max(lengths), max(tokens)
-    video = torch.randn(bsz, max_l, 20, generator=g)
-    text = torch.randn(bsz, max_t, 12, generator=g)
-    vmask = torch.zeros(bsz, max_l)
-    tmask = torch.zeros(bsz, max_t)
-    labels = torch.zeros(bsz, max_l)
-    for i, (n, t) in enumerate(zip(lengths, tokens)):
-        vmask[i, :n] = 1
-        tmask[i, :t] = 1
-        video[i, n:] = 0
-        text[i, t:] = 0
-        labels[i, 1:4] = torch.tensor([3.0, 8.0, 5.0])
-    inputs = {"src_vid": video, "src_vid_mask": vmask, "src_txt": text, "src_txt_mask": tmask}
-    targets = {
-        "span_labels": [
-            {"spans": torch.tensor([[0.3, 0.4]])},
-            {"spans": torch.tensor([[0.5, 0.2], [0.8, 0.2]])},
-            {"spans": torch.tensor([[0.4, 0.5]])},
-        ],
-        "saliency_pos_labels": torch.tensor([[2, 3], [2, 1], [2, 3]]),
-        "saliency_neg_labels": torch.tensor([[0, 5], [4, 0], [5, 0]]),
-        "saliency_all_labels": labels,
-    }
-    return inputs, targets
+    inputs = tiny_inputs([7, 5, 6], [4, 6, 3], 20, 12, torch.Generator().manual_seed(seed))
+    labels = saliency_labels(7, [(1, [3.0, 8.0, 5.0])] * 3)
+    spans = [[[0.3, 0.4]], [[0.5, 0.2], [0.8, 0.2]], [[0.4, 0.5]]]
+    return inputs, tiny_targets(labels, spans, [[2, 3], [2, 1], [2, 3]], [[0, 5], [4, 0], [5, 0]])
 
 
 @pytest.mark.parametrize("fidelity", ["release", "corrected"])
@@ -329,10 +262,7 @@ def test_tiny_trains(fidelity: str) -> None:
     inputs, targets = _collate_batch()
     model.train()
     outputs = model(**inputs)
-    assert outputs["pred_logits"].shape == (3, 4, 2)
-    assert outputs["pred_spans"].shape == (3, 4, 2)
-    assert outputs["saliency_scores"].shape == (3, 7)
-    assert len(outputs["aux_outputs"]) == 1
+    assert_output_shapes(outputs, 3, 4, 7, 1)
     losses = criterion(outputs, {**targets, "epoch": 0})
     expected = {"loss_span", "loss_giou", "loss_label", "loss_saliency", "loss_span_0", "VTC_loss"}
     assert expected | {"CTC_loss", "total"} <= set(losses)
@@ -360,13 +290,8 @@ def test_tiny_highlight_only() -> None:
 # 6. recognition, options, presets -----------------------------------------------------------------
 
 
-def test_recognises_only_trdetr(data_dir: Path) -> None:
-    folders = sorted(p for p in (data_dir / "release").iterdir() if (p / "release.ckpt").is_file())
-    assert any(p.name == "trdetr" for p in folders)
-    for path in folders:
-        ckpt = load(path / "release.ckpt")
-        opt = vars(ckpt["opt"])
-        assert FAMILY.recognises(opt, set(ckpt["model"])) == (path.name == "trdetr"), path.name
+def test_recognises_only_trdetr(release_dir: Path) -> None:
+    assert_recognises_only(FAMILY.recognises, release_dir, (RELEASE,))
 
 
 @pytest.mark.parametrize(

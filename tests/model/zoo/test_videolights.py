@@ -6,29 +6,23 @@ Both fixture folders: release/videolights (SlowFast+CLIP, CLIP text) and release
 
 from __future__ import annotations
 
-import json
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import pytest
 import torch
 from torch import Tensor
 
-from model.zoo.convert import load_mapped, load_release_checkpoint, model_from_release, release_options
+from model.zoo.convert import load_mapped, model_from_release, release_options
 from model.zoo.videolights import FAMILY, VideoLightsConfig
 from model.zoo.videolights.presets import PRESETS
-from tests.model.zoo.release import (
-    OUTPUT_ATOL,
-    assert_close_tree,
-    assert_loss_close,
-    load,
-    paper_size_checkpoint,
-    zero_dropout,
-)
+from tests.model.zoo.release import BATCHES, OUTPUT_ATOL, assert_close_tree, assert_losses_match
+from tests.model.zoo.release import assert_output_shapes, assert_paper_size_keys, assert_recognises_only
+from tests.model.zoo.release import epoch_of, eval_outputs, load, max_diff, paper_size_model, paper_size_spec
+from tests.model.zoo.release import saliency_labels, tiny_inputs, tiny_targets, train_outputs
 
 FOLDERS = ("videolights", "videolights_b")
-BATCHES = ("unpadded", "padded")
 
 #: Paper-size tensors whose max abs difference exceeds 1e-5 on this machine although the computation is
 #: the release's: the fixture's own float32 rounding differs from ours (even src_txt, LayerNorm + two
@@ -54,27 +48,26 @@ def _count_tensors(tree: Any) -> int:
 
 
 @pytest.fixture(scope="module")
-def release_dir(data_dir: Path) -> Path:
-    path = data_dir / "release"
-    if not (path / "videolights").is_dir():
-        pytest.skip(f"{path}/videolights is missing")
-    _ROOT[:] = [path]
-    return path
+def release_dir(release_dir: Path, release_fixtures: Callable[[str], dict[str, Any]]) -> Path:
+    """The shared release_dir once release/videolights loads (skip without it); hands the cached
+    helpers below the release_fixtures factory."""
+    release_fixtures("videolights")
+    _FILES[:] = [release_fixtures]
+    return release_dir
 
 
-#: The fixture root, set by `release_dir` (the cached helpers below take folder names only).
-_ROOT: list[Path] = []
+#: The release_fixtures factory, set by `release_dir` (the cached helpers below take folder names only).
+_FILES: list[Callable[[str], dict[str, Any]]] = []
 
 
-@cache
-def _fixture(folder: str, name: str) -> Any:
-    return load(_ROOT[0] / folder / name)
+def _files(folder: str) -> dict[str, Any]:
+    return _FILES[0](folder)
 
 
 @cache
 def _release_model(folder: str, corrections: tuple[str, ...] = (), fidelity: str = "release") -> tuple[Any, Any]:
     """(model, criterion) with release.ckpt's training weights and the given corrections."""
-    ckpt = load_release_checkpoint(_ROOT[0] / folder / "release.ckpt")
+    ckpt = _files(folder)["ckpt"]
     cfg = FAMILY.config_from_options(release_options(ckpt))
     if corrections or fidelity != "release":
         cfg = VideoLightsConfig(**{**cfg.model_dump(), "corrections": corrections, "fidelity": fidelity})
@@ -85,16 +78,12 @@ def _release_model(folder: str, corrections: tuple[str, ...] = (), fidelity: str
 
 
 def _eval_outputs(model: Any, folder: str, batch: str) -> dict[str, Any]:
-    model.eval()
-    with torch.no_grad():
-        return model(**_fixture(folder, "inputs.pt")[batch])
+    return eval_outputs(model, _files(folder)["inputs"][batch])
 
 
 def _train_losses(model: Any, criterion: Any, folder: str, batch: str, epoch: int) -> dict[str, Tensor]:
-    model.train()
-    zero_dropout(model)
-    outputs = model(**_fixture(folder, "inputs.pt")[batch])
-    return criterion(outputs, {**_fixture(folder, "targets.pt")[batch], "epoch": epoch})
+    outputs = train_outputs(model, _files(folder)["inputs"][batch])
+    return criterion(outputs, {**_files(folder)["targets"][batch], "epoch": epoch})
 
 
 # 1. outputs -------------------------------------------------------------------------------------------
@@ -103,12 +92,10 @@ def _train_losses(model: Any, criterion: Any, folder: str, batch: str, epoch: in
 @pytest.mark.parametrize("batch", BATCHES)
 @pytest.mark.parametrize("folder", FOLDERS)
 def test_outputs_equal_release(release_dir: Path, folder: str, batch: str) -> None:
-    model, _, _, unused = model_from_release(load_release_checkpoint(release_dir / folder / "release.ckpt"), FAMILY)
+    model, _, _, unused = model_from_release(_files(folder)["ckpt"], FAMILY)
     assert unused == {}  # txt_position_embed is built too (never used): every release tensor is mapped
-    model.eval()
-    with torch.no_grad():
-        ours = model(**load(release_dir / folder / "inputs.pt")[batch])
-    ref = load(release_dir / folder / "outputs.pt")[batch]
+    ours = _eval_outputs(model, folder, batch)
+    ref = _files(folder)["outputs"][batch]
     compared = assert_close_tree(ours, ref)
     assert compared == _count_tensors(ref) == 21  # 11 top-level tensors + 2 aux layers x 5
     for key in ("pred_logits", "pred_spans", "saliency_scores", "saliency_scores_neg", "saliency_scores_mr"):
@@ -121,51 +108,41 @@ def test_outputs_equal_release(release_dir: Path, folder: str, batch: str) -> No
 @pytest.mark.parametrize("batch", BATCHES)
 @pytest.mark.parametrize("folder", FOLDERS)
 def test_losses_equal_release(release_dir: Path, folder: str, batch: str) -> None:
-    model, criterion, _, _ = model_from_release(load_release_checkpoint(release_dir / folder / "release.ckpt"), FAMILY)
-    model.train()
-    zero_dropout(model)
-    outputs = model(**load(release_dir / folder / "inputs.pt")[batch])
-    targets = load(release_dir / folder / "targets.pt")[batch]
-    expected = json.loads((release_dir / folder / "losses.json").read_text())[batch]
+    model, criterion, _, _ = model_from_release(_files(folder)["ckpt"], FAMILY)
+    outputs = train_outputs(model, _files(folder)["inputs"][batch])
+    targets = _files(folder)["targets"][batch]
+    expected = _files(folder)["losses"][batch]
     assert set(expected) == {"epoch_0", "epoch_3"}
     for epoch_key, ref in expected.items():
-        epoch = int(epoch_key.split("_")[1])
-        ours = criterion(outputs, {**targets, "epoch": epoch})
+        ours = criterion(outputs, {**targets, "epoch": epoch_of(epoch_key)})
         assert set(ref["loss_dict"]) <= set(ours)
-        for name, value in ref["loss_dict"].items():
-            assert_loss_close(float(ours[name].detach().reshape(-1)[0]), value, f"{folder}/{batch}/{epoch_key}/{name}")
+        assert_losses_match(ours, ref, f"{folder}/{batch}/{epoch_key}")
         assert {k: float(v) for k, v in criterion.weight_dict.items()} == ref["weight_dict"]
-        assert_loss_close(float(ours["total"].detach()), ref["objective"], f"{folder}/{batch}/{epoch_key}/total")
 
 
 # 3. paper size ----------------------------------------------------------------------------------------
 
 
 @cache
-def _paper_model(folder: str) -> tuple[Any, dict[str, str], dict[str, Any]]:
-    ckpt = paper_size_checkpoint(_ROOT[0] / folder)
-    model, _, _, unused = model_from_release(ckpt, FAMILY)
-    model.eval()
-    return model, unused, ckpt
+def _paper_model(folder: str) -> tuple[Any, dict[str, str]]:
+    model, _, unused = paper_size_model(_files(folder)["folder"], FAMILY)
+    return model, unused
 
 
 @pytest.mark.parametrize("folder", FOLDERS)
 def test_paper_size_parameters(release_dir: Path, folder: str) -> None:
-    model, unused, _ = _paper_model(folder)
-    spec = json.loads((release_dir / folder / "paper_size_keys.json").read_text())
+    model, unused = _paper_model(folder)
+    spec = paper_size_spec(release_dir / folder)
     # every release key is mapped, txt_position_embed included (built by the release, never used)
-    assert unused == {}
+    assert_paper_size_keys(model, unused, spec)
     ours = model.state_dict()
     assert {name: list(t.shape) for name, t in ours.items()} == {name: shape for name, shape, _ in spec["keys"]}
-    assert sum(p.numel() for p in model.parameters()) == spec["n_params"]
 
 
 @pytest.mark.parametrize("batch", BATCHES)
 @pytest.mark.parametrize("folder", FOLDERS)
 def test_paper_size_outputs(release_dir: Path, folder: str, batch: str) -> None:
-    model, _, _ = _paper_model(folder)
-    with torch.no_grad():
-        ours = model(**load(release_dir / folder / "inputs.pt")[batch])
+    ours = _eval_outputs(_paper_model(folder)[0], folder, batch)
     ref = load(release_dir / folder / "paper_size_outputs.pt")[batch]
     noisy = PAPER_FLOAT_NOISE[(folder, batch)]
     compared = assert_close_tree(ours, {k: v for k, v in ref.items() if k not in noisy})
@@ -177,9 +154,7 @@ def test_paper_size_outputs(release_dir: Path, folder: str, batch: str) -> None:
 def test_paper_size_outputs_float_noise(release_dir: Path, folder: str, batch: str) -> None:
     """The tensors left out of test_paper_size_outputs, at the standard 1e-5 (fails here, see the table)."""
     noisy = PAPER_FLOAT_NOISE[(folder, batch)]
-    model, _, _ = _paper_model(folder)
-    with torch.no_grad():
-        ours = model(**load(release_dir / folder / "inputs.pt")[batch])
+    ours = _eval_outputs(_paper_model(folder)[0], folder, batch)
     ref = load(release_dir / folder / "paper_size_outputs.pt")[batch]
     assert assert_close_tree(ours, {k: ref[k] for k in noisy}, atol=OUTPUT_ATOL) == len(noisy)
 
@@ -234,7 +209,7 @@ def test_difference_table_is_covered() -> None:
 
 
 def _differs(a: Tensor, b: Tensor) -> bool:
-    return (a.detach().double() - b.detach().double()).abs().max().item() > 1e-4
+    return max_diff(a, b) > 1e-4
 
 
 @pytest.mark.parametrize("folder", FOLDERS)
@@ -256,7 +231,7 @@ def test_forward_difference(release_dir: Path, folder: str, name: str) -> None:
 @pytest.mark.parametrize("folder", FOLDERS)
 def test_bicmf_attn_mask_makes_samples_independent(release_dir: Path, folder: str) -> None:
     """Corrected: a video's predictions do not depend on the other videos of the batch (same padded width)."""
-    inputs = _fixture(folder, "inputs.pt")["padded"]
+    inputs = _files(folder)["inputs"]["padded"]
     leaks = []
     for corrections in ((), ("bicmf_attn_mask",)):
         model = _release_model(folder, corrections)[0].eval()
@@ -304,32 +279,10 @@ def test_corrected_turns_every_difference_on(release_dir: Path) -> None:
 
 
 def _tiny_batch(video_dim: int, text_dim: int) -> tuple[dict[str, Tensor], dict[str, Any]]:
-    g = torch.Generator().manual_seed(0)
-    lengths, words = [8, 6, 5], [4, 3, 2]
-    b, lv, lt = 3, max(lengths), max(words)
-    vid_mask = torch.zeros(b, lv)
-    txt_mask = torch.zeros(b, lt)
-    for i, (n, w) in enumerate(zip(lengths, words)):
-        vid_mask[i, :n] = 1
-        txt_mask[i, :w] = 1
-    src_vid = torch.randn(b, lv, video_dim, generator=g) * vid_mask.unsqueeze(-1)
-    src_txt = torch.randn(b, lt, text_dim, generator=g) * txt_mask.unsqueeze(-1)
-    labels = torch.zeros(b, lv)
-    labels[0, 1:4] = torch.tensor([4.0, 7.0, 2.0])
-    labels[1, 0:2] = torch.tensor([3.0, 5.0])
-    labels[2, 2:5] = torch.tensor([12.0, 6.0, 1.0])
-    targets = {
-        "span_labels": [
-            {"spans": torch.tensor([[0.3125, 0.375]])},
-            {"spans": torch.tensor([[1 / 6, 1 / 3]])},
-            {"spans": torch.tensor([[0.7, 0.6], [0.1, 0.2]])},
-        ],
-        "saliency_pos_labels": torch.tensor([[2, 1], [1, 0], [2, 3]]),
-        "saliency_neg_labels": torch.tensor([[3, 6], [0, 4], [4, 0]]),
-        "saliency_all_labels": labels,
-    }
-    inputs = {"src_vid": src_vid, "src_vid_mask": vid_mask, "src_txt": src_txt, "src_txt_mask": txt_mask}
-    return inputs, targets
+    inputs = tiny_inputs([8, 6, 5], [4, 3, 2], video_dim, text_dim, torch.Generator().manual_seed(0))
+    labels = saliency_labels(8, [(1, [4.0, 7.0, 2.0]), (0, [3.0, 5.0]), (2, [12.0, 6.0, 1.0])])
+    spans = [[[0.3125, 0.375]], [[1 / 6, 1 / 3]], [[0.7, 0.6], [0.1, 0.2]]]
+    return inputs, tiny_targets(labels, spans, [[2, 1], [1, 0], [2, 3]], [[3, 6], [0, 4], [4, 0]])
 
 
 @pytest.mark.parametrize("fidelity", ["release", "corrected"])
@@ -342,10 +295,7 @@ def test_tiny_forward_backward(fidelity: str) -> None:
     inputs, targets = _tiny_batch(20, 12)
     model.train()
     outputs = model(**inputs)
-    assert outputs["pred_logits"].shape == (3, cfg.num_queries, 2)
-    assert outputs["pred_spans"].shape == (3, cfg.num_queries, 2)
-    assert outputs["saliency_scores"].shape == (3, 8)
-    assert len(outputs["aux_outputs"]) == cfg.dec_layers - 1
+    assert_output_shapes(outputs, 3, cfg.num_queries, 8, cfg.dec_layers - 1)
     losses = criterion(outputs, {**targets, "epoch": 2})
     assert torch.isfinite(losses["total"])
     assert {"loss_span", "loss_giou", "loss_label", "loss_saliency", "loss_contrastive_align", "loss_span_0"} <= set(
@@ -376,17 +326,11 @@ def test_tiny_builds_fast() -> None:
 
 
 def test_recognises_only_videolights(release_dir: Path) -> None:
-    seen = 0
-    for ckpt_path in sorted(release_dir.glob("*/release.ckpt")):
-        ckpt = load_release_checkpoint(ckpt_path)
-        verdict = FAMILY.recognises(release_options(ckpt), set(ckpt["model"]))
-        assert verdict == (ckpt_path.parent.name in FOLDERS), ckpt_path
-        seen += 1
-    assert seen >= 2
+    assert_recognises_only(FAMILY.recognises, release_dir, FOLDERS)
 
 
 def test_options_that_cannot_work_are_named(release_dir: Path) -> None:
-    opt = release_options(load_release_checkpoint(release_dir / "videolights" / "release.ckpt"))
+    opt = release_options(_files("videolights")["ckpt"])
     for option, value in (("span_loss_type", "ce"), ("pre_norm", True), ("use_txt_pos", True), ("a_feat_dim", 128)):
         with pytest.raises(ValueError, match=option):
             FAMILY.config_from_options({**opt, option: value})
