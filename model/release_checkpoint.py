@@ -105,9 +105,9 @@ def convert_release(
     weights = family.ema_key if family.ema_key and ckpt.get(family.ema_key) else "model"
     try:
         net, _, config, unused = model_from_release(ckpt, family, weights)
+    except ReleaseCheckpointError:
+        raise
     except (KeyError, ValueError, RuntimeError) as err:
-        if isinstance(err, ReleaseCheckpointError):
-            raise
         raise ReleaseCheckpointError(f"not a {family.name} release checkpoint: {err}") from None
     features = features_for(config.video_dim, config.text_dim, options)
     if features is None:

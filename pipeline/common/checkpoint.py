@@ -76,21 +76,18 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no checkpoint file here")
+    from model.release_checkpoint import convert_release_file, is_release_checkpoint
+
     try:
         ckpt = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError:
-        from model.release_checkpoint import convert_release_file
-
-        log.info("%s: an authors' release checkpoint; converting it on the fly (save the result once with "
-                 "`videolights convert-checkpoint %s --out OURS.ckpt`)", path, path)
-        return convert_release_file(path)
+        ckpt = None  # pickled objects (a release's option Namespace?): read with that class allowed, or refused
     except (RuntimeError, EOFError) as exc:
         raise ValueError(f"{path}: cannot be loaded with weights_only=True ({str(exc).splitlines()[0]}); "
                          "expected a checkpoint written by this pipeline (plain dicts and tensors)") from exc
-    if isinstance(ckpt, dict) and "config" not in ckpt and "opt" in ckpt and "model" in ckpt:
-        from model.release_checkpoint import convert_release_file
-
-        log.info("%s: an authors' release checkpoint; converting it on the fly", path)
+    if ckpt is None or (isinstance(ckpt, dict) and is_release_checkpoint(ckpt)):
+        log.info("%s: an authors' release checkpoint; converting it on the fly (save the result once with "
+                 "`videolights convert-checkpoint %s --out OURS.ckpt`)", path, path)
         return convert_release_file(path)
     if not isinstance(ckpt, dict) or "model" not in ckpt or "config" not in ckpt:
         keys = sorted(ckpt) if isinstance(ckpt, dict) else type(ckpt).__name__
