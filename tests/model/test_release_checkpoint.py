@@ -79,6 +79,17 @@ def test_a_wrong_model_name_names_the_problem(data_dir, tmp_path) -> None:
     assert not (tmp_path / "x.ckpt").exists()
 
 
+def test_a_missing_file_or_unknown_target_is_one_line_and_exit_2(tmp_path) -> None:
+    missing = tmp_path / "absent.ckpt"
+    done = runner.invoke(app, ["convert-checkpoint", str(missing), "--out", str(tmp_path / "x.ckpt")])
+    assert done.exit_code == 2 and str(missing) in done.stderr and "Traceback" not in done.stderr
+    info = runner.invoke(app, ["model-info", str(missing)])
+    assert info.exit_code == 2 and "neither a preset nor a checkpoint file" in info.stderr
+    torch.save({"weights": {}}, tmp_path / "other.ckpt")
+    other = runner.invoke(app, ["model-info", str(tmp_path / "other.ckpt")])
+    assert other.exit_code == 2 and "expected a dict with 'model'" in other.stderr
+
+
 class Payload:
     """An object a tampered checkpoint pickles: loading it must never construct it."""
 
