@@ -34,7 +34,7 @@ def make_checkpoint(
 ) -> dict[str, Any]:
     """Checkpoint dict {"model": state_dict, "config": plain dict[, "provenance"]}, loadable weights_only.
 
-    provenance: where converted weights came from (model.release_checkpoint), kept by later saves.
+    provenance: where converted weights came from (model.release_checkpoint: source, sha256, options).
     """
     ckpt: dict[str, Any] = {"model": model.state_dict(), "config": cfg.model_dump(mode="json")}
     if provenance:
